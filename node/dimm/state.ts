@@ -1,0 +1,315 @@
+/**
+ * The state of one emulated NV-DIMM, as DESIGN §3 defines it, laid out for speed.
+ *
+ * - `mem[c]` (per 1 MiB chunk, allocated on first use) holds what loads see: every store applied.
+ *   For a line that is not pending (clean) this is also its durable content.
+ * - For a pending line, its durable content (what the media holds) lives in the undo arena, at the
+ *   offset `undo[line]`. The arena is small and reused, so keeping durable content there is cheap,
+ *   and a fence that makes a line durable only forgets its undo entry: nothing is copied.
+ * - Per cache line, record numbers (Int32, -1 = none), allocated per chunk:
+ *     first: the first pending store record that may touch the line (-1: the line is clean);
+ *     last:  the newest store record touching the line;
+ *     mark:  the newest record that a CLWB/CLFLUSHOPT captured or that was a non-temporal store;
+ *            the line up to that record becomes durable at the next fence (-1: not flush-pending).
+ * - `journal`: the pending store events in program order (the "records"), so the versions a line
+ *   may end up with on power loss (the per-line prefix rule) can be rebuilt: version k of a line is
+ *   its durable content plus the first k records that touch it.
+ * - On an eADR DIMM every store is durable when visible: nothing is ever pending.
+ *
+ * Invariants (checkInvariants, used by tests): a line is pending iff first >= 0; pendingLines
+ * counts those lines; for a pending line first <= last, mark === -1 or first <= mark <= last, and
+ * undo points inside the used arena; all record numbers referenced are >= journalFirst.
+ *
+ * Only apply.ts mutates this state (and the Dimm's housekeeping, which never changes what a load,
+ * a fence or a power loss would produce).
+ */
+import { createHash } from "node:crypto";
+import type { Persistence, StoreEvent } from "../../proto/index.js";
+import { CHUNK_BYTES, LINE_BYTES, LINES_PER_CHUNK, checkDimmSize } from "./geometry.js";
+
+export interface LineMeta {
+  first: Int32Array;
+  last: Int32Array;
+  mark: Int32Array;
+  /** Offset in the undo arena of the line's durable content; meaningful only while pending. */
+  undo: Int32Array;
+}
+
+export type LineCacheState = "clean" | "dirty" | "flush-pending";
+
+const ZERO_CHUNK = Buffer.alloc(CHUNK_BYTES);
+let zeroChunkDigest: Buffer | undefined;
+
+/** Record numbers restart at 0 whenever nothing is pending; past this they are renumbered. */
+export const RECORD_NUMBER_MAX = 1 << 30;
+const UNDO_ARENA_BYTES_MIN = 64 * 1024;
+
+export class DimmState {
+  readonly chunkCount: number;
+  readonly mem: (Buffer | undefined)[];
+  readonly meta: (LineMeta | undefined)[];
+  readonly chunkPending: Int32Array;
+  private readonly chunkDigest: (Buffer | undefined)[];
+
+  pendingLines = 0;
+  /** Pending store records; journal[i] has record number journalFirst + i. */
+  journal: StoreEvent[] = [];
+  journalFirst = 0;
+  nextRecord = 0;
+  /** Sum of data bytes of the journal. */
+  pendingBytes = 0;
+  /** Durable content of pending lines, 64 bytes per entry; entries are never moved while live. */
+  undoArena = Buffer.alloc(UNDO_ARENA_BYTES_MIN);
+  undoUsed = 0;
+  /** Triples (firstLine, lineCount, epoch) of lines that got a mark since the last fence. */
+  flushRanges: number[] = [];
+  /** Counts stores, CLFLUSHes and evictions that touched an already pending line (see addFlushRange). */
+  touchEpoch = 0;
+  /** Line → its content at the moment of its mark, kept only once a later cached store changed it. */
+  captures = new Map<number, Buffer>();
+  /** Power losses applied so far. */
+  boot = 0;
+
+  constructor(
+    readonly sizeBytes: number,
+    readonly persistence: Persistence,
+  ) {
+    checkDimmSize(sizeBytes);
+    this.chunkCount = sizeBytes / CHUNK_BYTES;
+    this.mem = new Array<Buffer | undefined>(this.chunkCount).fill(undefined);
+    this.meta = new Array<LineMeta | undefined>(this.chunkCount).fill(undefined);
+    this.chunkDigest = new Array<Buffer | undefined>(this.chunkCount).fill(undefined);
+    this.chunkPending = new Int32Array(this.chunkCount);
+  }
+
+  get lineCount(): number {
+    return this.sizeBytes / LINE_BYTES;
+  }
+
+  /** The chunk's bytes, allocated (zeros) on first use. */
+  memChunk(c: number): Buffer {
+    let chunk = this.mem[c];
+    if (chunk === undefined) {
+      chunk = Buffer.alloc(CHUNK_BYTES);
+      this.mem[c] = chunk;
+    }
+    return chunk;
+  }
+
+  /** The durable content of chunk c changed (a line became durable with new bytes). */
+  durableChanged(c: number): void {
+    this.chunkDigest[c] = undefined;
+  }
+
+  lineMeta(c: number): LineMeta {
+    let meta = this.meta[c];
+    if (meta === undefined) {
+      meta = {
+        first: new Int32Array(LINES_PER_CHUNK).fill(-1),
+        last: new Int32Array(LINES_PER_CHUNK).fill(-1),
+        mark: new Int32Array(LINES_PER_CHUNK).fill(-1),
+        undo: new Int32Array(LINES_PER_CHUNK),
+      };
+      this.meta[c] = meta;
+    }
+    return meta;
+  }
+
+  /** Reserves `bytes` in the undo arena and returns the offset. */
+  allocUndo(bytes: number): number {
+    if (this.undoUsed + bytes > this.undoArena.length) {
+      let size = this.undoArena.length * 2;
+      while (size < this.undoUsed + bytes) size *= 2;
+      const grown = Buffer.alloc(size);
+      this.undoArena.copy(grown, 0, 0, this.undoUsed);
+      this.undoArena = grown;
+    }
+    const at = this.undoUsed;
+    this.undoUsed += bytes;
+    return at;
+  }
+
+  /** The cache state of global line `line`. */
+  lineState(line: number): LineCacheState {
+    const c = Math.floor(line / LINES_PER_CHUNK);
+    const meta = this.meta[c];
+    if (meta === undefined) return "clean";
+    const l = line - c * LINES_PER_CHUNK;
+    if (meta.first[l]! < 0) return "clean";
+    return meta.mark[l]! >= 0 && meta.mark[l] === meta.last[l] ? "flush-pending" : "dirty";
+  }
+
+  /** Calls fn(line) for every pending line in ascending order. */
+  forEachPendingLine(fn: (line: number, meta: LineMeta, local: number) => void): void {
+    for (let c = 0; c < this.chunkCount; c++) {
+      if (this.chunkPending[c] === 0) continue;
+      const meta = this.meta[c]!;
+      const base = c * LINES_PER_CHUNK;
+      for (let l = 0; l < LINES_PER_CHUNK; l++) {
+        if (meta.first[l]! >= 0) fn(base + l, meta, l);
+      }
+    }
+  }
+
+  /** Copies bytes [addr, addr+dst.length) as loads see them. Bounds are the caller's job. */
+  readVisible(addr: number, dst: Uint8Array): void {
+    this.forEachChunkPiece(addr, dst.length, (c, off, n, done) => {
+      const chunk = this.mem[c];
+      if (chunk === undefined) dst.fill(0, done, done + n);
+      else dst.set(chunk.subarray(off, off + n), done);
+    });
+  }
+
+  /** Copies durable bytes [addr, addr+dst.length): what would survive if nothing pending did. */
+  readMedia(addr: number, dst: Uint8Array): void {
+    this.readVisible(addr, dst);
+    if (this.pendingLines === 0) return;
+    this.forEachChunkPiece(addr, dst.length, (c, off, n, done) => {
+      if (this.chunkPending[c] === 0) return;
+      const meta = this.meta[c]!;
+      for (let l = off >>> 6; l <= (off + n - 1) >>> 6; l++) {
+        if (meta.first[l]! < 0) continue;
+        // Overlay the durable part of this line that falls inside the requested piece.
+        const lineOff = l * LINE_BYTES;
+        const lo = Math.max(lineOff, off);
+        const hi = Math.min(lineOff + LINE_BYTES, off + n);
+        const from = meta.undo[l]! + (lo - lineOff);
+        dst.set(this.undoArena.subarray(from, from + (hi - lo)), done + (lo - off));
+      }
+    });
+  }
+
+  private forEachChunkPiece(addr: number, length: number, fn: (c: number, off: number, n: number, done: number) => void): void {
+    let done = 0;
+    while (done < length) {
+      const at = addr + done;
+      const c = Math.floor(at / CHUNK_BYTES);
+      const off = at - c * CHUNK_BYTES;
+      const n = Math.min(length - done, CHUNK_BYTES - off);
+      fn(c, off, n, done);
+      done += n;
+    }
+  }
+
+  /**
+   * The media hash: SHA-256 over the SHA-256 of each 1 MiB chunk of durable media, in order.
+   * Chunk digests are cached until the chunk's durable content changes, so hashing after a power
+   * loss costs only the chunks that changed. `daxsim hash IMG` computes the same value for an image.
+   */
+  mediaSha256(): Buffer {
+    const outer = createHash("sha256");
+    for (let c = 0; c < this.chunkCount; c++) outer.update(this.chunkSha256(c));
+    return outer.digest();
+  }
+
+  private chunkSha256(c: number): Buffer {
+    const cached = this.chunkDigest[c];
+    if (cached !== undefined) return cached;
+    const chunk = this.mem[c];
+    let digest: Buffer;
+    if (chunk === undefined) {
+      zeroChunkDigest ??= createHash("sha256").update(ZERO_CHUNK).digest();
+      digest = zeroChunkDigest;
+    } else if (this.chunkPending[c] === 0) {
+      digest = createHash("sha256").update(chunk).digest();
+    } else {
+      const durable = Buffer.allocUnsafe(CHUNK_BYTES);
+      this.readMedia(c * CHUNK_BYTES, durable);
+      digest = createHash("sha256").update(durable).digest();
+    }
+    this.chunkDigest[c] = digest;
+    return digest;
+  }
+
+  /** Copies a media chunk in (only on a fresh state: nothing stored yet). */
+  loadMedia(c: number, content: Uint8Array): void {
+    if (this.pendingLines !== 0 || this.mem[c] !== undefined) throw new Error("loadMedia on a DIMM already in use");
+    if (content.length !== CHUNK_BYTES) throw new Error(`loadMedia: chunk of ${content.length} bytes`);
+    this.memChunk(c).set(content);
+    this.durableChanged(c);
+  }
+
+  /** Drops the journal and the undo arena when nothing is pending; record numbers restart at 0. */
+  resetJournalIfIdle(): void {
+    if (this.pendingLines !== 0) return;
+    this.journal = [];
+    this.journalFirst = 0;
+    this.nextRecord = 0;
+    this.pendingBytes = 0;
+    this.undoUsed = 0;
+  }
+
+  /**
+   * Drops journal records that no pending line can reference any more, repacks the undo arena,
+   * and renumbers records when the numbers grow large. Changes nothing observable. O(pending lines).
+   */
+  compactJournal(): void {
+    if (this.pendingLines === 0) {
+      this.resetJournalIfIdle();
+      return;
+    }
+    let minFirst = this.nextRecord;
+    this.forEachPendingLine((_line, meta, l) => {
+      if (meta.first[l]! < minFirst) minFirst = meta.first[l]!;
+    });
+    const drop = minFirst - this.journalFirst;
+    if (drop > 0) {
+      for (let i = 0; i < drop; i++) this.pendingBytes -= this.journal[i]!.data.length;
+      this.journal = this.journal.slice(drop);
+      this.journalFirst = minFirst;
+    }
+    if (this.undoUsed > 2 * this.pendingLines * LINE_BYTES) this.repackUndo();
+    if (this.nextRecord > RECORD_NUMBER_MAX / 2) this.renumber();
+  }
+
+  private repackUndo(): void {
+    const old = this.undoArena;
+    this.undoArena = Buffer.alloc(Math.max(UNDO_ARENA_BYTES_MIN, this.pendingLines * LINE_BYTES));
+    this.undoUsed = 0;
+    this.forEachPendingLine((_line, meta, l) => {
+      const at = this.allocUndo(LINE_BYTES);
+      old.copy(this.undoArena, at, meta.undo[l]!, meta.undo[l]! + LINE_BYTES);
+      meta.undo[l] = at;
+    });
+  }
+
+  private renumber(): void {
+    const shift = this.journalFirst;
+    this.forEachPendingLine((_line, meta, l) => {
+      meta.first[l] = meta.first[l]! - shift;
+      meta.last[l] = meta.last[l]! - shift;
+      if (meta.mark[l]! >= 0) meta.mark[l] = meta.mark[l]! - shift;
+    });
+    this.journalFirst = 0;
+    this.nextRecord -= shift;
+  }
+
+  /** Throws if an invariant of the header comment does not hold. O(size): tests only. */
+  checkInvariants(): void {
+    let pending = 0;
+    for (let c = 0; c < this.chunkCount; c++) {
+      const meta = this.meta[c];
+      let chunkPending = 0;
+      for (let l = 0; meta !== undefined && l < LINES_PER_CHUNK; l++) {
+        const addr = (c * LINES_PER_CHUNK + l) * LINE_BYTES;
+        const first = meta.first[l]!;
+        if (first < 0) {
+          if (meta.last[l] !== -1 || meta.mark[l] !== -1) throw new Error(`clean line ${addr} has last/mark`);
+          continue;
+        }
+        chunkPending++;
+        const last = meta.last[l]!;
+        const mark = meta.mark[l]!;
+        if (first > last) throw new Error(`line ${addr}: first ${first} > last ${last}`);
+        if (first < this.journalFirst) throw new Error(`line ${addr}: first ${first} < journalFirst ${this.journalFirst}`);
+        if (last >= this.nextRecord) throw new Error(`line ${addr}: last ${last} >= nextRecord`);
+        if (mark !== -1 && (mark < first || mark > last)) throw new Error(`line ${addr}: mark ${mark} outside [${first}, ${last}]`);
+        if (meta.undo[l]! < 0 || meta.undo[l]! + LINE_BYTES > this.undoUsed) throw new Error(`line ${addr}: undo ${meta.undo[l]} outside the arena`);
+      }
+      if (chunkPending !== this.chunkPending[c]) throw new Error(`chunk ${c}: ${chunkPending} pending lines, counter says ${this.chunkPending[c]}`);
+      pending += chunkPending;
+    }
+    if (pending !== this.pendingLines) throw new Error(`${pending} pending lines, counter says ${this.pendingLines}`);
+    if (this.journalFirst + this.journal.length !== this.nextRecord) throw new Error("journal length and record numbers disagree");
+  }
+}
