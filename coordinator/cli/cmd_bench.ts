@@ -1,0 +1,22 @@
+/** `daxsim bench <name|all> [--json] [--seconds N]`. */
+import { printResult } from "../../bench/harness.js";
+import type { BenchResult } from "../../bench/harness.js";
+import { flag, intOption, parse } from "./args.js";
+import { UsageError } from "./errors.js";
+
+const BENCHES: Record<string, (options: { seconds: number }) => Promise<BenchResult[]>> = {
+  store: async (o) => (await import("../../bench/store_bench.js")).benchStore(o),
+};
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: "boolean" }, seconds: { type: "string" } });
+  const name = positionals[0] ?? "all";
+  const seconds = intOption(values, "seconds", 6, 1, 3600);
+  const names = name === "all" ? Object.keys(BENCHES) : [name];
+  for (const n of names) {
+    const bench = BENCHES[n];
+    if (bench === undefined) throw new UsageError(`unknown benchmark "${n}"; known: ${Object.keys(BENCHES).join(", ")}, all`);
+    for (const result of await bench({ seconds })) printResult(result, flag(values, "json"));
+  }
+  return 0;
+}

@@ -1,0 +1,86 @@
+/**
+ * The `daxsim` command line. Every subcommand lives in its own module, loaded only when it runs, so
+ * `daxsim --help` and the image tools start without loading gRPC, NATS or SQLite.
+ */
+import { CommandFailure, UsageError } from "./errors.js";
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  load: () => Promise<{ run(args: string[]): Promise<number> }>;
+}
+
+export const COMMANDS: readonly Command[] = [
+  {
+    name: "demo",
+    summary: "run the seeded demo and print which stores survived each power-loss policy",
+    usage: "daxsim demo [--seed S]",
+    load: () => import("./cmd_demo.js"),
+  },
+  {
+    name: "bench",
+    summary: "run benchmarks (store, all) and print JSON lines with ratios against a same-run baseline",
+    usage: "daxsim bench <store|all> [--json] [--seconds N]",
+    load: () => import("./cmd_bench.js"),
+  },
+];
+
+function helpText(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    "daxsim — simulated NV-DIMM machines with a DAX filesystem, for crash-consistency experiments",
+    "",
+    "usage: daxsim <command> [options]     daxsim <command> --help",
+    "",
+    "commands:",
+    ...lines,
+    "",
+  ].join("\n");
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(helpText());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version") {
+    process.stdout.write("daxsim 0.1.0\n");
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined) {
+    process.stderr.write(`daxsim: unknown command "${name}"; run daxsim --help for the list\n`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`usage: ${command.usage}\n\n${command.summary}\n`);
+    return 0;
+  }
+  try {
+    const module = await command.load();
+    return await module.run(rest);
+  } catch (error) {
+    return reportError(command.name, error);
+  }
+}
+
+function reportError(command: string, error: unknown): number {
+  if (error instanceof UsageError) {
+    process.stderr.write(`daxsim ${command}: ${error.message}\nusage: ${COMMANDS.find((c) => c.name === command)?.usage ?? ""}\n`);
+    return 2;
+  }
+  if (error instanceof CommandFailure) {
+    process.stderr.write(`daxsim ${command}: ${error.message}\n`);
+    return error.exitCode;
+  }
+  if (error instanceof Error) {
+    process.stderr.write(`daxsim ${command}: ${error.name}: ${error.message}\n`);
+    if (process.env.DAXSIM_DEBUG) process.stderr.write(`${error.stack ?? ""}\n`);
+    return 1;
+  }
+  process.stderr.write(`daxsim ${command}: ${String(error)}\n`);
+  return 1;
+}

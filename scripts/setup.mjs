@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// Idempotent set-up run before `npm start`, `npm test` and `npm run bench`, and by .ci/run.
+// Plain Node with no dependencies (it runs before node_modules exists). It installs only what is
+// missing and is quick when everything is there:
+//   1. npm dependencies (npm ci), which also builds dist/ through the `prepare` script;
+//   2. the Debian package nats-server (apt-get, when running as root on Debian);
+//   3. dist/ rebuilt when a TypeScript source is newer than the last build.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const say = (text) => process.stderr.write(`[setup] ${text}\n`);
+
+function run(command, args, options = {}) {
+  say(`${command} ${args.join(" ")}`);
+  const result = spawnSync(command, args, { cwd: root, stdio: "inherit", ...options });
+  if (result.status !== 0) {
+    say(`failed: ${command} ${args.join(" ")} (exit ${result.status ?? result.signal})`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+function mtime(path) {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+// 1. npm dependencies: install when node_modules is missing or older than the lockfile.
+const lock = join(root, "package-lock.json");
+const installed = join(root, "node_modules", ".package-lock.json");
+if (!existsSync(installed) || mtime(lock) > mtime(installed) || !existsSync(join(root, "node_modules", "sqlite3", "build"))) {
+  run("npm", existsSync(lock) ? ["ci"] : ["install"]);
+}
+
+// 2. nats-server: on PATH or in /usr/sbin (where Debian puts it).
+function findNatsServer() {
+  for (const dir of [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/usr/local/sbin"]) {
+    if (dir !== "" && existsSync(join(dir, "nats-server"))) return join(dir, "nats-server");
+  }
+  return undefined;
+}
+if (findNatsServer() === undefined) {
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  if (isRoot && existsSync("/usr/bin/apt-get")) {
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    const first = spawnSync("apt-get", ["install", "-y", "nats-server"], { stdio: "inherit", env });
+    if (first.status !== 0) {
+      run("apt-get", ["update"], { env });
+      run("apt-get", ["install", "-y", "nats-server"], { env });
+    }
+  } else {
+    say("nats-server is missing; install it with: sudo apt-get install -y nats-server");
+    say("(or put a nats-server binary on PATH; the events, node and coordinator commands need it)");
+  }
+}
+
+// 3. dist/: rebuild when any TypeScript source is newer than the last build.
+function newestSource(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === "node_modules" || entry.name === "dist" || entry.name.startsWith(".")) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, mtime(path));
+  }
+  return newest;
+}
+const buildInfo = join(root, "dist", ".tsbuildinfo");
+const sources = ["proto", "node", "replay", "coordinator", "bench", "scripts"].map((d) => join(root, d)).filter(existsSync);
+const newest = Math.max(...sources.map(newestSource), mtime(join(root, "tsconfig.json")));
+if (!existsSync(join(root, "dist", "coordinator", "cli", "main.js")) || newest > mtime(buildInfo)) {
+  run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"]);
+}
+
