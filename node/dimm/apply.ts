@@ -14,7 +14,9 @@
  */
 import type { DimmEvent, Event, FenceEvent, FlushEvent, PowerLossEvent, StoreEvent } from "../../proto/index.js";
 import { DimmArgumentError, DimmDivergenceError, DimmRangeError } from "./errors.js";
-import { CHUNK_BYTES, LINE_BYTES, LINES_PER_CHUNK, WORD_BYTES, WORDS_PER_LINE } from "./geometry.js";
+import { CHUNK_BYTES, LINE_BYTES, LINES_PER_CHUNK, LINES_PER_PAGE, PAGE_BYTES, WORD_BYTES, WORDS_PER_LINE } from "./geometry.js";
+
+const PAGES_PER_CHUNK = CHUNK_BYTES / PAGE_BYTES;
 import type { DimmState } from "./state.js";
 
 /** Applies one event. Events of other layers (faults, ops, mounts) leave the DIMM unchanged. */
@@ -87,20 +89,36 @@ function applyStore(state: DimmState, ev: StoreEvent): void {
  */
 function markStoredLines(state: DimmState, c: number, mem: Buffer, off: number, n: number, record: number, nonTemporal: boolean): void {
   const meta = state.lineMeta(c);
-  const { first, last, mark, undo } = meta;
+  const { first, last, mark, undo, pagePending } = meta;
   const lo = off >>> 6;
   const hi = (off + n - 1) >>> 6;
   const chunkLine = c * LINES_PER_CHUNK;
-  if (nonTemporal && (state.chunkPending[c] === 0 || allClean(first, lo, hi))) {
-    // Fast path (write() into clean lines): save the lines' durable content in one copy, and every
-    // line gets this record as first, last and mark.
+  const p = lo >>> 6;
+  if (nonTemporal && n === PAGE_BYTES && off % PAGE_BYTES === 0 && pagePending[p] === 0) {
+    // write() of a whole clean page: one undo copy and O(1) metadata (a uniform page).
+    const at = state.allocUndo(PAGE_BYTES);
+    mem.copy(state.undoArena, at, off, off + PAGE_BYTES);
+    meta.pageRecord[p] = record;
+    meta.pageUndo[p] = at;
+    pagePending[p] = LINES_PER_PAGE;
+    state.pendingLines += LINES_PER_PAGE;
+    state.chunkPending[c] = state.chunkPending[c]! + LINES_PER_PAGE;
+    state.uniformPages.push(c * PAGES_PER_CHUNK + p);
+    return;
+  }
+  for (let q = p; q <= hi >>> 6; q++) state.explodePage(c, q);
+  if (nonTemporal && allClean(pagePending, first, lo, hi)) {
+    // Clean lines: save their durable content in one copy; each gets this record as first, last, mark.
     const at = state.allocUndo((hi - lo + 1) * LINE_BYTES);
     mem.copy(state.undoArena, at, lo * LINE_BYTES, (hi + 1) * LINE_BYTES);
-    for (let l = lo; l <= hi; l++) undo[l] = at + (l - lo) * LINE_BYTES;
+    for (let l = lo; l <= hi; l++) {
+      undo[l] = at + (l - lo) * LINE_BYTES;
+      pagePending[l >>> 6]!++;
+    }
     first.fill(record, lo, hi + 1);
     last.fill(record, lo, hi + 1);
     mark.fill(record, lo, hi + 1);
-    addFlushRange(state, chunkLine + lo, hi - lo + 1, state.touchEpoch);
+    state.addFlushRange(chunkLine + lo, hi - lo + 1, state.touchEpoch);
     state.pendingLines += hi - lo + 1;
     state.chunkPending[c] = state.chunkPending[c]! + hi - lo + 1;
     return;
@@ -112,10 +130,11 @@ function markStoredLines(state: DimmState, c: number, mem: Buffer, off: number, 
       mem.copy(state.undoArena, at, l * LINE_BYTES, (l + 1) * LINE_BYTES);
       undo[l] = at;
       first[l] = record;
-      newlyPending++;
       last[l] = record;
+      pagePending[l >>> 6]!++;
+      newlyPending++;
       if (nonTemporal) {
-        addFlushRange(state, chunkLine + l, 1, -1);
+        state.addFlushRange(chunkLine + l, 1, -1);
         mark[l] = record;
       }
       continue;
@@ -128,7 +147,7 @@ function markStoredLines(state: DimmState, c: number, mem: Buffer, off: number, 
     }
     last[l] = record;
     if (nonTemporal) {
-      if (mark[l]! < 0) addFlushRange(state, chunkLine + l, 1, -1);
+      if (mark[l]! < 0) state.addFlushRange(chunkLine + l, 1, -1);
       mark[l] = record;
     }
   }
@@ -142,22 +161,10 @@ function captureLine(state: DimmState, line: number): void {
   state.captures.set(line, content);
 }
 
-function allClean(first: Int32Array, lo: number, hi: number): boolean {
+function allClean(pagePending: Uint8Array, first: Int32Array, lo: number, hi: number): boolean {
+  if (lo >>> 6 === hi >>> 6) return pagePending[lo >>> 6] === 0;
   for (let l = lo; l <= hi; l++) if (first[l]! >= 0) return false;
   return true;
-}
-
-/**
- * Notes lines [line, line+count) as marked since the last fence, merging with the previous range.
- * `epoch` is state.touchEpoch when the range was made by the non-temporal fast path (every line
- * pending with first = last = mark), or -1. If no pending line was touched since, the range is still
- * in that shape and the fence can persist it without looking at each line.
- */
-function addFlushRange(state: DimmState, line: number, count: number, epoch: number): void {
-  const ranges = state.flushRanges;
-  const n = ranges.length;
-  if (n >= 3 && ranges[n - 3]! + ranges[n - 2]! === line && ranges[n - 1] === epoch) ranges[n - 2] = ranges[n - 2]! + count;
-  else ranges.push(line, count, epoch);
 }
 
 function applyFlush(state: DimmState, ev: FlushEvent): void {
@@ -170,7 +177,8 @@ function applyFlush(state: DimmState, ev: FlushEvent): void {
     throw new DimmArgumentError(`flush: unknown kind ${JSON.stringify(ev.flushKind)}`);
   }
   const firstLine = ev.addr / LINE_BYTES;
-  for (let line = firstLine; line < firstLine + ev.lines; line++) {
+  const endLine = firstLine + ev.lines;
+  for (let line = firstLine; line < endLine; line++) {
     const c = Math.floor(line / LINES_PER_CHUNK);
     if (state.chunkPending[c] === 0) {
       line = (c + 1) * LINES_PER_CHUNK - 1; // nothing pending in this chunk: skip it
@@ -178,6 +186,22 @@ function applyFlush(state: DimmState, ev: FlushEvent): void {
     }
     const meta = state.meta[c]!;
     const l = line - c * LINES_PER_CHUNK;
+    const p = l >>> 6;
+    if (meta.pageRecord[p]! >= 0) {
+      const pageFirstLine = line - (l - p * LINES_PER_PAGE);
+      const wholePage = pageFirstLine >= firstLine && pageFirstLine + LINES_PER_PAGE <= endLine;
+      if (!immediate) {
+        // CLWB/CLFLUSHOPT of a uniform page's lines: they are already flush-pending up to their last store.
+        line = pageFirstLine + LINES_PER_PAGE - 1;
+        continue;
+      }
+      if (wholePage) {
+        clearUniformPage(state, c, p);
+        line = pageFirstLine + LINES_PER_PAGE - 1;
+        continue;
+      }
+      state.explodePage(c, p);
+    }
     if (meta.first[l]! < 0) continue;
     if (immediate) {
       // The line's visible content becomes its durable content: forget the undo entry.
@@ -185,7 +209,7 @@ function applyFlush(state: DimmState, ev: FlushEvent): void {
       state.durableChanged(c);
       clearLine(state, c, meta.first, meta.last, meta.mark, l);
     } else {
-      if (meta.mark[l]! < 0) addFlushRange(state, line, 1, -1);
+      if (meta.mark[l]! < 0) state.addFlushRange(line, 1, -1);
       meta.mark[l] = meta.last[l]!;
     }
   }
@@ -194,6 +218,12 @@ function applyFlush(state: DimmState, ev: FlushEvent): void {
 
 function applyFence(state: DimmState, _ev: FenceEvent): void {
   if (state.persistence === "eadr") return;
+  for (const page of state.uniformPages) {
+    const c = Math.floor(page / PAGES_PER_CHUNK);
+    const p = page - c * PAGES_PER_CHUNK;
+    if (state.meta[c]!.pageRecord[p]! >= 0) clearUniformPage(state, c, p);
+  }
+  state.uniformPages = [];
   const ranges = state.flushRanges;
   for (let i = 0; i < ranges.length; i += 3) fenceRange(state, ranges[i]!, ranges[i + 1]!, ranges[i + 2] === state.touchEpoch);
   state.flushRanges = [];
@@ -223,6 +253,8 @@ function fenceWholeRange(state: DimmState, c: number, lo: number, hi: number, un
   first.fill(-1, lo, hi);
   last.fill(-1, lo, hi);
   mark.fill(-1, lo, hi);
+  const pagePending = state.meta[c]!.pagePending;
+  for (let l = lo; l < hi; l++) pagePending[l >>> 6]!--;
   state.pendingLines -= hi - lo;
   state.chunkPending[c] = state.chunkPending[c]! - (hi - lo);
   state.durableChanged(c);
@@ -250,10 +282,22 @@ function fenceRangeLineByLine(state: DimmState, firstLine: number, count: number
   }
 }
 
+/** A uniform page's lines become durable as they are now: forget the page's undo entry. */
+function clearUniformPage(state: DimmState, c: number, p: number): void {
+  const meta = state.meta[c]!;
+  meta.pageRecord[p] = -1;
+  meta.pagePending[p] = 0;
+  state.pendingLines -= LINES_PER_PAGE;
+  state.chunkPending[c] = state.chunkPending[c]! - LINES_PER_PAGE;
+  state.touchEpoch++;
+  state.durableChanged(c);
+}
+
 function clearLine(state: DimmState, c: number, first: Int32Array, last: Int32Array, mark: Int32Array, l: number): void {
   first[l] = -1;
   last[l] = -1;
   mark[l] = -1;
+  state.meta[c]!.pagePending[l >>> 6]!--;
   state.pendingLines--;
   state.chunkPending[c] = state.chunkPending[c]! - 1;
 }
@@ -286,6 +330,7 @@ export interface PendingLine {
  * O(records × lines per record).
  */
 export function pendingLineVersions(state: DimmState): PendingLine[] {
+  state.explodeAll();
   const byLine = new Map<number, StoreEvent[]>();
   const start = state.journalFirst;
   for (let i = 0; i < state.journal.length; i++) {

@@ -23,10 +23,13 @@ type Op =
   | { op: "powerLoss"; policy: PowerLossPolicy; seed: bigint };
 
 // Addresses near 0 and around the chunk boundary, so stores cross lines, pages and chunks.
-const addrArb = fc.oneof(fc.integer({ min: 0, max: 3 * 4096 }), fc.integer({ min: CHUNK_BYTES - 5000, max: CHUNK_BYTES + 5000 }));
+// Page-aligned addresses with whole-page lengths exercise the uniform-page fast path of write().
+const pageAddrArb = fc.oneof(fc.integer({ min: 0, max: 3 }).map((p) => p * 4096), fc.integer({ min: -2, max: 1 }).map((p) => CHUNK_BYTES + p * 4096));
+const addrArb = fc.oneof(fc.integer({ min: 0, max: 3 * 4096 }), fc.integer({ min: CHUNK_BYTES - 5000, max: CHUNK_BYTES + 5000 }), pageAddrArb);
+const lenArb = fc.oneof(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 9000 }), fc.constantFrom(4096, 8192));
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant("store" as const), addr: addrArb, len: fc.oneof(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 9000 })), value: fc.integer({ min: 1, max: 255 }), nt: fc.boolean() }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant("flush" as const), addr: addrArb, len: fc.integer({ min: 1, max: 5000 }), kind: fc.constantFrom<FlushKind>("clwb", "clflushopt", "clflush") }) },
+  { weight: 6, arbitrary: fc.record({ op: fc.constant("store" as const), addr: addrArb, len: lenArb, value: fc.integer({ min: 1, max: 255 }), nt: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant("flush" as const), addr: addrArb, len: fc.oneof(fc.integer({ min: 1, max: 5000 }), fc.constantFrom(4096, 8192)), kind: fc.constantFrom<FlushKind>("clwb", "clflushopt", "clflush") }) },
   { weight: 2, arbitrary: fc.constant({ op: "fence" as const }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("powerLoss" as const), policy: fc.constantFrom<PowerLossPolicy>("strict", "eadr-like", "random", "torn"), seed: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }) },
 );

@@ -144,6 +144,32 @@ describe("dimm: flushes and fences", () => {
   });
 });
 
+describe("dimm: whole-page non-temporal stores (the write() fast path)", () => {
+  it("dimm: a whole-page NT store is flush-pending line by line, and a later cached store into it is kept apart", () => {
+    const { dimm } = newDimm();
+    dimm.ntStore(8192, fill(4096, 1));
+    for (let a = 8192; a < 12288; a += 64) expect(dimm.lineState(a)).toBe("flush-pending");
+    dimm.store(8192 + 100, bytes(2));
+    expect(dimm.lineState(8192 + 64)).toBe("dirty");
+    expect(dimm.lineState(8192)).toBe("flush-pending");
+    dimm.fence();
+    expect(dimm.loadDurable(8192, 4096).every((b) => b === 1)).toBe(true); // the cached store is not durable
+    expect(dimm.lineState(8192 + 64)).toBe("dirty");
+    expect(dimm.state.pendingLines).toBe(1);
+  });
+
+  it("dimm: clflush of part of a whole-page NT store persists only those lines", () => {
+    const { dimm } = newDimm();
+    dimm.ntStore(4096, fill(4096, 3));
+    dimm.flush(4096 + 128, 64, "clflush");
+    expect([...dimm.loadDurable(4096 + 126, 4)]).toEqual([0, 0, 3, 3]);
+    expect(dimm.state.pendingLines).toBe(63);
+    dimm.powerLoss("strict", 0n);
+    expect([...dimm.load(4096 + 126, 4)]).toEqual([0, 0, 3, 3]);
+    expect(dimm.load(4096, 128).every((b) => b === 0)).toBe(true);
+  });
+});
+
 describe("dimm: persistence domain", () => {
   it("dimm: eadr: every store is durable when it is visible; flushes and fences change nothing", () => {
     const { dimm } = newDimm({ persistence: "eadr" });

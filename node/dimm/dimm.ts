@@ -38,7 +38,7 @@ export interface StoreMeta extends Provenance {
 export const DIRECT_STORE: Readonly<StoreMeta> = Object.freeze({ ...DIRECT, inode: 0, fileOffset: 0, beyondEof: false });
 
 export const PENDING_BYTES_MAX_DEFAULT = 16 << 20;
-export const JOURNAL_RECORDS_MAX_DEFAULT = 1 << 18;
+export const JOURNAL_RECORDS_MAX_DEFAULT = 1 << 14;
 const EMPTY = new Uint8Array(0);
 
 /** Copies store payloads into shared slabs: events own their bytes without one allocation each. */
@@ -49,7 +49,6 @@ class BytePool {
 
   copy(data: Uint8Array): Uint8Array {
     const n = data.length;
-    if (n <= 64) return data.slice();
     if (this.used + n > this.slab.byteLength) {
       // allocUnsafeSlow: not zero-filled (every byte handed out is written first), not pooled.
       this.slab = Buffer.allocUnsafeSlow(Math.max(BytePool.SLAB_BYTES, n)).buffer;
@@ -244,31 +243,38 @@ export class Dimm {
   }
 
   /**
-   * Evicts (writes back at once) the lines whose pending stores are oldest, until the journal is at
-   * most half full. Logged as Flush events of kind "evict", one per run of consecutive lines.
+   * Evicts (writes back at once) every line whose first pending store is older than a threshold
+   * chosen so that the journal from the threshold on is at most half of each bound — the lines a
+   * finite cache would have written back first. Logged as Flush events of kind "evict", one per
+   * run of consecutive lines, in address order. One pass over the pending lines, no sort.
    */
   private evictOldest(): void {
     const state = this.state;
-    const lines: { line: number; first: number }[] = [];
-    state.forEachPendingLine((line, meta, l) => lines.push({ line, first: meta.first[l]! }));
-    lines.sort((a, b) => a.first - b.first || a.line - b.line);
-    const bytesFrom = new Float64Array(state.journal.length + 1);
-    for (let i = state.journal.length - 1; i >= 0; i--) bytesFrom[i] = bytesFrom[i + 1]! + state.journal[i]!.data.length;
+    const journal = state.journal;
+    let threshold = state.journalFirst;
+    let bytesFrom = state.pendingBytes;
     const recordsTarget = this.journalRecordsMax / 2;
     const bytesTarget = this.pendingBytesMax / 2;
-    const evicted: number[] = [];
-    for (let i = 0; i < lines.length; i++) {
-      const from = lines[i]!.first - state.journalFirst;
-      if (state.journal.length - from <= recordsTarget && bytesFrom[from]! <= bytesTarget) break;
-      evicted.push(lines[i]!.line);
+    for (let i = 0; i < journal.length; i++) {
+      if (journal.length - i <= recordsTarget && bytesFrom <= bytesTarget) break;
+      bytesFrom -= journal[i]!.data.length;
+      threshold = state.journalFirst + i + 1;
     }
-    evicted.sort((a, b) => a - b);
-    for (let i = 0; i < evicted.length; ) {
-      let j = i + 1;
-      while (j < evicted.length && evicted[j] === evicted[j - 1]! + 1) j++;
-      this.flush(evicted[i]! * LINE_BYTES, (j - i) * LINE_BYTES, "evict");
-      i = j;
-    }
+    let runStart = -1;
+    let runEnd = -1;
+    const runs: number[] = [];
+    state.forEachPendingLine((line, meta, l) => {
+      if (meta.first[l]! >= threshold) return;
+      if (line === runEnd) {
+        runEnd++;
+        return;
+      }
+      if (runStart >= 0) runs.push(runStart, runEnd - runStart);
+      runStart = line;
+      runEnd = line + 1;
+    });
+    if (runStart >= 0) runs.push(runStart, runEnd - runStart);
+    for (let i = 0; i < runs.length; i += 2) this.flush(runs[i]! * LINE_BYTES, runs[i + 1]! * LINE_BYTES, "evict");
     state.compactJournal();
   }
 }

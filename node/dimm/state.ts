@@ -25,7 +25,9 @@
  */
 import { createHash } from "node:crypto";
 import type { Persistence, StoreEvent } from "../../proto/index.js";
-import { CHUNK_BYTES, LINE_BYTES, LINES_PER_CHUNK, checkDimmSize } from "./geometry.js";
+import { CHUNK_BYTES, LINE_BYTES, LINES_PER_CHUNK, LINES_PER_PAGE, PAGE_BYTES, checkDimmSize } from "./geometry.js";
+
+const PAGES_PER_CHUNK = CHUNK_BYTES / PAGE_BYTES;
 
 export interface LineMeta {
   first: Int32Array;
@@ -33,6 +35,17 @@ export interface LineMeta {
   mark: Int32Array;
   /** Offset in the undo arena of the line's durable content; meaningful only while pending. */
   undo: Int32Array;
+  /** Pending lines per page (0..64), counting the lines of a uniform page. */
+  pagePending: Uint8Array;
+  /**
+   * A uniform page: a whole page written by one non-temporal store while it had no pending line,
+   * and not touched since. Its 64 lines are pending with first = last = mark = pageRecord[p] and
+   * durable content at pageUndo[p]; their per-line entries stay -1 until the page is "exploded"
+   * into per-line form by the first operation that needs to treat its lines one by one. This keeps
+   * write() and its fence O(1) per page. -1: not uniform.
+   */
+  pageRecord: Int32Array;
+  pageUndo: Int32Array;
 }
 
 export type LineCacheState = "clean" | "dirty" | "flush-pending";
@@ -61,6 +74,8 @@ export class DimmState {
   /** Durable content of pending lines, 64 bytes per entry; entries are never moved while live. */
   undoArena = Buffer.alloc(UNDO_ARENA_BYTES_MIN);
   undoUsed = 0;
+  /** Global page numbers of uniform pages (entries may be stale: check pageRecord). */
+  uniformPages: number[] = [];
   /** Triples (firstLine, lineCount, epoch) of lines that got a mark since the last fence. */
   flushRanges: number[] = [];
   /** Counts stores, CLFLUSHes and evictions that touched an already pending line (see addFlushRange). */
@@ -109,6 +124,9 @@ export class DimmState {
         last: new Int32Array(LINES_PER_CHUNK).fill(-1),
         mark: new Int32Array(LINES_PER_CHUNK).fill(-1),
         undo: new Int32Array(LINES_PER_CHUNK),
+        pagePending: new Uint8Array(PAGES_PER_CHUNK),
+        pageRecord: new Int32Array(PAGES_PER_CHUNK).fill(-1),
+        pageUndo: new Int32Array(PAGES_PER_CHUNK),
       };
       this.meta[c] = meta;
     }
@@ -129,18 +147,58 @@ export class DimmState {
     return at;
   }
 
+  /**
+   * Notes lines [line, line+count) as marked since the last fence, merging with the previous range.
+   * `epoch` is touchEpoch when the range was made by the non-temporal fast path (every line pending
+   * with first = last = mark), or -1. If no pending line was touched since, the range is still in
+   * that shape and the fence can persist it without looking at each line.
+   */
+  addFlushRange(line: number, count: number, epoch: number): void {
+    const ranges = this.flushRanges;
+    const n = ranges.length;
+    if (n >= 3 && ranges[n - 3]! + ranges[n - 2]! === line && ranges[n - 1] === epoch) ranges[n - 2] = ranges[n - 2]! + count;
+    else ranges.push(line, count, epoch);
+  }
+
+  /** Turns uniform page p of chunk c into per-line form (changes nothing observable). */
+  explodePage(c: number, p: number): void {
+    const meta = this.meta[c]!;
+    const record = meta.pageRecord[p]!;
+    if (record < 0) return;
+    const lo = p * LINES_PER_PAGE;
+    const hi = lo + LINES_PER_PAGE;
+    meta.first.fill(record, lo, hi);
+    meta.last.fill(record, lo, hi);
+    meta.mark.fill(record, lo, hi);
+    const undo = meta.pageUndo[p]!;
+    for (let l = lo; l < hi; l++) meta.undo[l] = undo + (l - lo) * LINE_BYTES;
+    meta.pageRecord[p] = -1;
+    this.addFlushRange(c * LINES_PER_CHUNK + lo, LINES_PER_PAGE, -1);
+  }
+
+  /** Explodes every uniform page: afterwards per-line metadata describes every pending line. */
+  explodeAll(): void {
+    for (const page of this.uniformPages) {
+      const c = Math.floor(page / PAGES_PER_CHUNK);
+      this.explodePage(c, page - c * PAGES_PER_CHUNK);
+    }
+    this.uniformPages = [];
+  }
+
   /** The cache state of global line `line`. */
   lineState(line: number): LineCacheState {
     const c = Math.floor(line / LINES_PER_CHUNK);
     const meta = this.meta[c];
     if (meta === undefined) return "clean";
     const l = line - c * LINES_PER_CHUNK;
+    if (meta.pageRecord[l >>> 6]! >= 0) return "flush-pending";
     if (meta.first[l]! < 0) return "clean";
     return meta.mark[l]! >= 0 && meta.mark[l] === meta.last[l] ? "flush-pending" : "dirty";
   }
 
-  /** Calls fn(line) for every pending line in ascending order. */
+  /** Calls fn(line) for every pending line in ascending order (explodes uniform pages first). */
   forEachPendingLine(fn: (line: number, meta: LineMeta, local: number) => void): void {
+    this.explodeAll();
     for (let c = 0; c < this.chunkCount; c++) {
       if (this.chunkPending[c] === 0) continue;
       const meta = this.meta[c]!;
@@ -168,12 +226,15 @@ export class DimmState {
       if (this.chunkPending[c] === 0) return;
       const meta = this.meta[c]!;
       for (let l = off >>> 6; l <= (off + n - 1) >>> 6; l++) {
-        if (meta.first[l]! < 0) continue;
+        const p = l >>> 6;
+        const uniform = meta.pageRecord[p]! >= 0;
+        if (!uniform && meta.first[l]! < 0) continue;
         // Overlay the durable part of this line that falls inside the requested piece.
+        const undo = uniform ? meta.pageUndo[p]! + (l - p * LINES_PER_PAGE) * LINE_BYTES : meta.undo[l]!;
         const lineOff = l * LINE_BYTES;
         const lo = Math.max(lineOff, off);
         const hi = Math.min(lineOff + LINE_BYTES, off + n);
-        const from = meta.undo[l]! + (lo - lineOff);
+        const from = undo + (lo - lineOff);
         dst.set(this.undoArena.subarray(from, from + (hi - lo)), done + (lo - off));
       }
     });
@@ -286,6 +347,7 @@ export class DimmState {
 
   /** Throws if an invariant of the header comment does not hold. O(size): tests only. */
   checkInvariants(): void {
+    this.explodeAll();
     let pending = 0;
     for (let c = 0; c < this.chunkCount; c++) {
       const meta = this.meta[c];
@@ -305,6 +367,11 @@ export class DimmState {
         if (last >= this.nextRecord) throw new Error(`line ${addr}: last ${last} >= nextRecord`);
         if (mark !== -1 && (mark < first || mark > last)) throw new Error(`line ${addr}: mark ${mark} outside [${first}, ${last}]`);
         if (meta.undo[l]! < 0 || meta.undo[l]! + LINE_BYTES > this.undoUsed) throw new Error(`line ${addr}: undo ${meta.undo[l]} outside the arena`);
+      }
+      for (let p = 0; meta !== undefined && p < PAGES_PER_CHUNK; p++) {
+        let n = 0;
+        for (let l = p * LINES_PER_PAGE; l < (p + 1) * LINES_PER_PAGE; l++) if (meta.first[l]! >= 0) n++;
+        if (n !== meta.pagePending[p]) throw new Error(`chunk ${c} page ${p}: ${n} pending lines, counter says ${meta.pagePending[p]}`);
       }
       if (chunkPending !== this.chunkPending[c]) throw new Error(`chunk ${c}: ${chunkPending} pending lines, counter says ${this.chunkPending[c]}`);
       pending += chunkPending;
