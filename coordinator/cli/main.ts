@@ -24,6 +24,12 @@ export const COMMANDS: readonly Command[] = [
     usage: "daxsim bench <store|all> [--json] [--seconds N]",
     load: () => import("./cmd_bench.js"),
   },
+  {
+    name: "ingest",
+    summary: "consume node events from NATS JetStream into a SQLite event log until SIGTERM/SIGINT",
+    usage: "daxsim ingest --nats URL --db FILE [--durable NAME]",
+    load: () => import("./cmd_ingest.js"),
+  },
 ];
 
 function helpText(): string {

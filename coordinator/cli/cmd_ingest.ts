@@ -1,0 +1,50 @@
+/**
+ * `daxsim ingest --nats URL --db FILE [--durable NAME]`: only the ingest loop (JetStream → SQLite),
+ * until SIGTERM or SIGINT. Log records go to stderr as JSON lines; the final status goes to stdout.
+ * The coordinator runs the same loop in-process; this command exists for operations and for tests
+ * that kill ingest as a process.
+ */
+import { connect } from "@nats-io/transport-node";
+import { EventDb } from "../ingest/event_db.js";
+import { EventIngest, INGEST_DURABLE_DEFAULT } from "../ingest/ingest.js";
+import type { IngestLogRecord } from "../ingest/ingest.js";
+import { parse, str } from "./args.js";
+import { CommandFailure, UsageError } from "./errors.js";
+
+export const INGEST_CONNECTION = Object.freeze({
+  reconnect: true,
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 100,
+  pingInterval: 5_000,
+  maxPingOut: 3,
+});
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parse(args, { nats: { type: "string" }, db: { type: "string" }, durable: { type: "string" } }, false);
+  const url = str(values, "nats");
+  const file = str(values, "db");
+  if (url === undefined) throw new UsageError("--nats URL is required");
+  if (file === undefined) throw new UsageError("--db FILE is required");
+  const durable = str(values, "durable") ?? INGEST_DURABLE_DEFAULT;
+
+  const log = (record: IngestLogRecord): void => {
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  };
+  const db = await EventDb.open(file);
+  const nc = await connect({ servers: url, name: `daxsim-ingest-${durable}`, ...INGEST_CONNECTION });
+  const ingest = await EventIngest.start({ nc, db, durable, log });
+  log({ level: "info", msg: "ingesting", nats: url, db: file, durable });
+
+  const stop = (): void => void ingest.stop();
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  let failure: unknown;
+  await ingest.done.catch((error: unknown) => (failure = error));
+  process.off("SIGTERM", stop);
+  process.off("SIGINT", stop);
+  process.stdout.write(`${JSON.stringify(ingest.status())}\n`);
+  await nc.drain().catch(() => undefined);
+  await db.close();
+  if (failure !== undefined) throw new CommandFailure(`ingest stopped: ${(failure as Error).message}`);
+  return 0;
+}
