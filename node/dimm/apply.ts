@@ -94,11 +94,18 @@ function markStoredLines(state: DimmState, c: number, mem: Buffer, off: number, 
   const hi = (off + n - 1) >>> 6;
   const chunkLine = c * LINES_PER_CHUNK;
   const p = lo >>> 6;
-  if (nonTemporal && n === PAGE_BYTES && off % PAGE_BYTES === 0 && pagePending[p] === 0) {
+  const wholePage = nonTemporal && n === PAGE_BYTES && off % PAGE_BYTES === 0;
+  if (wholePage && meta.pageRecord[p]! >= 0) {
+    // Another whole-page NT store to a uniform page (write() after zeroing): still uniform.
+    meta.pageLast[p] = record;
+    return;
+  }
+  if (wholePage && pagePending[p] === 0) {
     // write() of a whole clean page: one undo copy and O(1) metadata (a uniform page).
     const at = state.allocUndo(PAGE_BYTES);
     mem.copy(state.undoArena, at, off, off + PAGE_BYTES);
     meta.pageRecord[p] = record;
+    meta.pageLast[p] = record;
     meta.pageUndo[p] = at;
     pagePending[p] = LINES_PER_PAGE;
     state.pendingLines += LINES_PER_PAGE;

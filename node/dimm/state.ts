@@ -38,13 +38,14 @@ export interface LineMeta {
   /** Pending lines per page (0..64), counting the lines of a uniform page. */
   pagePending: Uint8Array;
   /**
-   * A uniform page: a whole page written by one non-temporal store while it had no pending line,
-   * and not touched since. Its 64 lines are pending with first = last = mark = pageRecord[p] and
-   * durable content at pageUndo[p]; their per-line entries stay -1 until the page is "exploded"
-   * into per-line form by the first operation that needs to treat its lines one by one. This keeps
-   * write() and its fence O(1) per page. -1: not uniform.
+   * A uniform page: a page that had no pending line and since then was written only by whole-page
+   * non-temporal stores (zeroing a new block, then write() into it). Its 64 lines are pending with
+   * first = pageRecord[p], last = mark = pageLast[p], durable content at pageUndo[p]; their per-line
+   * entries stay -1 until the page is "exploded" into per-line form by the first operation that
+   * needs its lines one by one. This keeps write() and its fence O(1) per page. -1: not uniform.
    */
   pageRecord: Int32Array;
+  pageLast: Int32Array;
   pageUndo: Int32Array;
 }
 
@@ -126,6 +127,7 @@ export class DimmState {
         undo: new Int32Array(LINES_PER_CHUNK),
         pagePending: new Uint8Array(PAGES_PER_CHUNK),
         pageRecord: new Int32Array(PAGES_PER_CHUNK).fill(-1),
+        pageLast: new Int32Array(PAGES_PER_CHUNK).fill(-1),
         pageUndo: new Int32Array(PAGES_PER_CHUNK),
       };
       this.meta[c] = meta;
@@ -165,11 +167,12 @@ export class DimmState {
     const meta = this.meta[c]!;
     const record = meta.pageRecord[p]!;
     if (record < 0) return;
+    const lastRecord = meta.pageLast[p]!;
     const lo = p * LINES_PER_PAGE;
     const hi = lo + LINES_PER_PAGE;
     meta.first.fill(record, lo, hi);
-    meta.last.fill(record, lo, hi);
-    meta.mark.fill(record, lo, hi);
+    meta.last.fill(lastRecord, lo, hi);
+    meta.mark.fill(lastRecord, lo, hi);
     const undo = meta.pageUndo[p]!;
     for (let l = lo; l < hi; l++) meta.undo[l] = undo + (l - lo) * LINE_BYTES;
     meta.pageRecord[p] = -1;

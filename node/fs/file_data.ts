@@ -1,0 +1,385 @@
+/**
+ * File data: read, write, truncate, fallocate, punch hole, zero range and fsync, in both modes.
+ *
+ * dax (DESIGN §4, S1/S5/S6/S8): read() copies straight from the DIMM (one copy, holes read as zeros,
+ * clamped at EOF); write() allocates zeroed blocks, then copies with non-temporal stores plus CLWB on
+ * unaligned edge lines, no fence (the fence comes with fsync); an allocating write tears down the
+ * zero-page mappings of the pages it allocated. Truncate, punch and zero range unmap the affected
+ * pages from every mapping first, zero partial blocks in place (cached stores + CLWB, as
+ * dax_memzero does), and free whole blocks. Extension zeroes per zero-on-extend.
+ *
+ * nodax: file data lives in page-cache pages; read/write copy twice (media ⇄ page cache ⇄ user);
+ * fsync writes dirty pages back with non-temporal stores, zeroing the post-EOF tail of the EOF page
+ * at each writeback (as page-cache filesystems do).
+ *
+ * Counters in both modes: bytes copied, bytes of page cache resident.
+ */
+import { FsError } from "./errors.js";
+import type { DaxFs } from "./fs.js";
+import type { Inode } from "./layout.js";
+import { BLOCK_BYTES, MAX_FILE_BYTES, isDir } from "./layout.js";
+import { ZERO_PAGE_BYTES } from "./media_io.js";
+
+export interface DataCounters {
+  /** Bytes moved between user buffers, page cache and media by read/write/writeback. */
+  bytesCopied: number;
+  /** Bytes written by write()/pwrite(). */
+  bytesWritten: number;
+  /** Bytes returned by read()/pread(). */
+  bytesRead: number;
+  /** Bytes zeroed on media (new blocks, extension, truncate, punch, zero range). */
+  bytesZeroed: number;
+}
+
+interface CachePage {
+  data: Buffer;
+  dirty: boolean;
+}
+
+export class FileData {
+  readonly counters: DataCounters = { bytesCopied: 0, bytesWritten: 0, bytesRead: 0, bytesZeroed: 0 };
+  /** nodax page cache: inode → page index → page. */
+  private readonly pageCache = new Map<number, Map<number, CachePage>>();
+
+  constructor(private readonly fs: DaxFs) {}
+
+  get dax(): boolean {
+    return this.fs.options.dax;
+  }
+
+  get pageCacheBytes(): number {
+    let pages = 0;
+    for (const m of this.pageCache.values()) pages += m.size;
+    return pages * BLOCK_BYTES;
+  }
+
+  private checkFile(inode: Inode): void {
+    if (isDir(inode)) throw new FsError("EISDIR", `inode ${inode.ino} is a directory`);
+  }
+
+  private checkRange(what: string, offset: number, length: number): void {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new FsError("EINVAL", `${what}: offset ${offset} must be a non-negative integer`);
+    if (!Number.isSafeInteger(length) || length < 0) throw new FsError("EINVAL", `${what}: length ${length} must be a non-negative integer`);
+    if (offset + length > MAX_FILE_BYTES) throw new FsError("EFBIG", `${what}: [${offset}, +${length}) is beyond the largest file (${MAX_FILE_BYTES} bytes)`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // read / write
+
+  read(inode: Inode, offset: number, length: number): Buffer {
+    this.checkFile(inode);
+    this.checkRange("read", offset, length);
+    const end = Math.min(offset + length, inode.size);
+    if (end <= offset) return Buffer.alloc(0);
+    const out = Buffer.alloc(end - offset);
+    for (let pos = offset; pos < end; ) {
+      const fb = Math.floor(pos / BLOCK_BYTES);
+      const inBlock = pos - fb * BLOCK_BYTES;
+      const n = Math.min(end - pos, BLOCK_BYTES - inBlock);
+      const dst = out.subarray(pos - offset, pos - offset + n);
+      if (this.dax) {
+        const block = this.fs.blockMap.get(inode, fb);
+        if (block !== 0) this.fs.io.loadInto(block * BLOCK_BYTES + inBlock, dst); // holes stay zero
+      } else {
+        this.cachePage(inode, fb, false).data.copy(dst, 0, inBlock, inBlock + n);
+      }
+      this.counters.bytesCopied += n;
+      pos += n;
+    }
+    this.counters.bytesRead += out.length;
+    return out;
+  }
+
+  /** write(): `data` is handed over (owned) and must not change afterwards. Returns bytes written. */
+  write(inode: Inode, offset: number, data: Uint8Array): number {
+    this.checkFile(inode);
+    this.checkRange("write", offset, data.length);
+    if (data.length === 0) return 0;
+    this.fs.reserveJournal();
+    const oldSize = inode.size;
+    const end = offset + data.length;
+    if (offset > oldSize) this.zeroOnExtend(inode, oldSize, offset);
+    const allocated: number[] = [];
+    for (let pos = offset; pos < end; ) {
+      const fb = Math.floor(pos / BLOCK_BYTES);
+      const inBlock = pos - fb * BLOCK_BYTES;
+      const n = Math.min(end - pos, BLOCK_BYTES - inBlock);
+      const piece = data.subarray(pos - offset, pos - offset + n);
+      let block = this.fs.blockMap.get(inode, fb);
+      if (block === 0) {
+        block = this.allocFileBlock(inode, fb);
+        allocated.push(fb);
+      }
+      if (this.dax) {
+        this.fs.io.copyFlushcache(block * BLOCK_BYTES + inBlock, piece, "syscall", inode.ino, pos);
+      } else {
+        const page = this.cachePage(inode, fb, true);
+        page.data.set(piece, inBlock);
+        page.dirty = true;
+      }
+      this.counters.bytesCopied += n;
+      pos += n;
+    }
+    // A write that allocated tears down the zero-page mappings of those pages (A5, S1).
+    for (const fb of allocated) this.fs.hooks.unmapPages(inode.ino, fb, fb, false);
+    const t = this.fs.now();
+    inode.mtime = t;
+    inode.ctime = t;
+    if (end > inode.size) inode.size = end;
+    this.fs.dirtyInode(inode, allocated.length > 0 || inode.size !== oldSize);
+    this.counters.bytesWritten += data.length;
+    return data.length;
+  }
+
+  /** Allocates, zeroes and maps file block `fb` (a hole). */
+  allocFileBlock(inode: Inode, fb: number): number {
+    const block = this.fs.allocZeroedBlock(inode.ino, fb * BLOCK_BYTES);
+    this.counters.bytesZeroed += BLOCK_BYTES;
+    try {
+      this.fs.blockMap.set(inode, fb, block);
+    } catch (error) {
+      this.fs.freeBlock(block);
+      throw error;
+    }
+    inode.blocks++;
+    this.fs.dirtyInode(inode, true);
+    return block;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Zeroing
+
+  /**
+   * Zeroes bytes [from, to) of the file in place where blocks are allocated (holes read as zero
+   * already), with cached stores plus CLWB (dax_memzero), or in the page cache for nodax.
+   */
+  zeroInPlace(inode: Inode, from: number, to: number): void {
+    for (let pos = from; pos < to; ) {
+      const fb = Math.floor(pos / BLOCK_BYTES);
+      const inBlock = pos - fb * BLOCK_BYTES;
+      const n = Math.min(to - pos, BLOCK_BYTES - inBlock);
+      const block = this.fs.blockMap.get(inode, fb);
+      if (block !== 0) {
+        const addr = block * BLOCK_BYTES + inBlock;
+        if (n === BLOCK_BYTES) this.fs.io.nt(addr, ZERO_PAGE_BYTES, "zeroing", inode.ino, pos);
+        else {
+          this.fs.io.cached(addr, ZERO_PAGE_BYTES.subarray(0, n), "zeroing", inode.ino, pos);
+          this.fs.io.flush(addr, n, "clwb", "zeroing");
+        }
+        this.counters.bytesZeroed += n;
+      }
+      const cached = this.pageCache.get(inode.ino)?.get(fb);
+      if (cached !== undefined) {
+        cached.data.fill(0, inBlock, inBlock + n);
+        cached.dirty = true;
+      }
+      pos += n;
+    }
+  }
+
+  /** Zeroing when the file grows from oldSize to newSize, per the zero-on-extend mount option. */
+  private zeroOnExtend(inode: Inode, oldSize: number, newSize: number): void {
+    if (this.fs.options.bugs.has("no-zero-on-extend")) return;
+    switch (this.fs.options.zeroOnExtend) {
+      case "none":
+        return;
+      case "block": // ext4 ≥ 6.13: [old EOF, end of its block)
+        if (oldSize % BLOCK_BYTES !== 0) this.zeroInPlace(inode, oldSize, Math.ceil(oldSize / BLOCK_BYTES) * BLOCK_BYTES);
+        return;
+      case "eof": // XFS: [old EOF, new EOF) in allocated blocks
+        this.zeroInPlace(inode, oldSize, newSize);
+        return;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // truncate, fallocate, punch, zero range
+
+  truncate(inode: Inode, newSize: number): void {
+    this.checkFile(inode);
+    this.checkRange("truncate", newSize, 0);
+    this.fs.reserveJournal();
+    const oldSize = inode.size;
+    if (newSize < oldSize) {
+      const firstGonePage = Math.ceil(newSize / BLOCK_BYTES);
+      const lastPage = Math.ceil(oldSize / BLOCK_BYTES) - 1;
+      if (lastPage >= firstGonePage) this.fs.hooks.unmapPages(inode.ino, firstGonePage, lastPage, true);
+      if (newSize % BLOCK_BYTES !== 0) this.zeroInPlace(inode, newSize, firstGonePage * BLOCK_BYTES);
+      this.freeBlocksFrom(inode, firstGonePage);
+      this.dropCachePages(inode, firstGonePage);
+    } else if (newSize > oldSize) {
+      this.zeroOnExtend(inode, oldSize, newSize);
+    }
+    const t = this.fs.now();
+    inode.size = newSize;
+    inode.mtime = t;
+    inode.ctime = t;
+    this.fs.dirtyInode(inode, true);
+  }
+
+  /** Frees every block from file block `fb` on (including blocks past EOF from fallocate -k). */
+  private freeBlocksFrom(inode: Inode, fb: number): void {
+    const mapped: number[] = [];
+    this.fs.blockMap.forEachMapped(inode, fb, Number.MAX_SAFE_INTEGER, (f) => mapped.push(f));
+    for (const f of mapped) this.freeFileBlock(inode, f);
+  }
+
+  private freeFileBlock(inode: Inode, fb: number): void {
+    const block = this.fs.blockMap.clear(inode, fb);
+    if (block === 0) return;
+    this.fs.freeBlock(block);
+    inode.blocks--;
+  }
+
+  fallocate(inode: Inode, offset: number, length: number, keepSize: boolean): void {
+    this.checkFile(inode);
+    this.checkRange("fallocate", offset, length);
+    if (length === 0) throw new FsError("EINVAL", "fallocate: length must be positive");
+    this.fs.reserveJournal();
+    const oldSize = inode.size;
+    for (let fb = Math.floor(offset / BLOCK_BYTES); fb * BLOCK_BYTES < offset + length; fb++) {
+      if (this.fs.blockMap.get(inode, fb) === 0) this.allocFileBlock(inode, fb);
+    }
+    if (!keepSize && offset + length > oldSize) {
+      this.zeroOnExtend(inode, oldSize, offset + length);
+      inode.size = offset + length;
+    }
+    inode.ctime = this.fs.now();
+    this.fs.dirtyInode(inode, true);
+  }
+
+  punchHole(inode: Inode, offset: number, length: number): void {
+    this.checkFile(inode);
+    this.checkRange("punch", offset, length);
+    if (length === 0) throw new FsError("EINVAL", "punch: length must be positive");
+    this.fs.reserveJournal();
+    const end = offset + length;
+    this.fs.hooks.unmapPages(inode.ino, Math.floor(offset / BLOCK_BYTES), Math.ceil(end / BLOCK_BYTES) - 1, false);
+    const firstWhole = Math.ceil(offset / BLOCK_BYTES);
+    const endWhole = Math.floor(end / BLOCK_BYTES);
+    if (firstWhole > endWhole) {
+      this.zeroInPlace(inode, offset, end); // inside one block
+    } else {
+      this.zeroInPlace(inode, offset, firstWhole * BLOCK_BYTES);
+      this.zeroInPlace(inode, endWhole * BLOCK_BYTES, end);
+      for (let fb = firstWhole; fb < endWhole; fb++) {
+        this.freeFileBlock(inode, fb);
+        this.pageCache.get(inode.ino)?.delete(fb);
+      }
+    }
+    const t = this.fs.now();
+    inode.mtime = t;
+    inode.ctime = t;
+    this.fs.dirtyInode(inode, true);
+  }
+
+  zeroRange(inode: Inode, offset: number, length: number, keepSize: boolean): void {
+    this.checkFile(inode);
+    this.checkRange("zero", offset, length);
+    if (length === 0) throw new FsError("EINVAL", "zero range: length must be positive");
+    this.fs.reserveJournal();
+    const end = offset + length;
+    const oldSize = inode.size;
+    this.fs.hooks.unmapPages(inode.ino, Math.floor(offset / BLOCK_BYTES), Math.ceil(end / BLOCK_BYTES) - 1, false);
+    this.zeroInPlace(inode, offset, end);
+    for (let fb = Math.floor(offset / BLOCK_BYTES); fb * BLOCK_BYTES < end; fb++) {
+      if (this.fs.blockMap.get(inode, fb) === 0) this.allocFileBlock(inode, fb); // zero range allocates, as ext4 does
+    }
+    if (!keepSize && end > oldSize) {
+      this.zeroOnExtend(inode, oldSize, end);
+      inode.size = end;
+    }
+    const t = this.fs.now();
+    inode.mtime = t;
+    inode.ctime = t;
+    this.fs.dirtyInode(inode, true);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // fsync
+
+  /**
+   * fsync/fdatasync/msync(MS_SYNC) for bytes [from, to) of the file (S6): dax writes back (CLWB)
+   * every line of every dirty mapped page and write-protects it; nodax writes dirty page-cache pages
+   * back. Then the metadata commit if the inode needs one, and a fence.
+   */
+  sync(inode: Inode, from: number, to: number, datasync: boolean): void {
+    const first = Math.floor(from / BLOCK_BYTES);
+    const last = Math.max(first, Math.ceil(to / BLOCK_BYTES) - 1);
+    if (this.dax) {
+      const dirty = this.fs.hooks.takeDirtyPages(inode.ino, first, last);
+      if (this.fs.persistence !== "eadr") {
+        for (const fb of dirty) {
+          const block = this.fs.blockMap.get(inode, fb);
+          if (block !== 0) this.fs.io.flush(block * BLOCK_BYTES, BLOCK_BYTES, "clwb", "syscall");
+        }
+      }
+    } else {
+      this.writeback(inode, first, last);
+    }
+    this.fs.syncInodeMetadata(inode.ino, datasync);
+    this.fs.io.fence("syscall");
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // nodax page cache
+
+  /** The page-cache page for file block `fb`, filled from media (or zeros) on first use. */
+  cachePage(inode: Inode, fb: number, forWrite: boolean): CachePage {
+    let pages = this.pageCache.get(inode.ino);
+    if (pages === undefined) {
+      pages = new Map();
+      this.pageCache.set(inode.ino, pages);
+    }
+    let page = pages.get(fb);
+    if (page === undefined) {
+      const data = Buffer.alloc(BLOCK_BYTES);
+      const block = this.fs.blockMap.get(inode, fb);
+      if (block !== 0) {
+        this.fs.io.loadInto(block * BLOCK_BYTES, data);
+        this.counters.bytesCopied += BLOCK_BYTES;
+      }
+      page = { data, dirty: false };
+      pages.set(fb, page);
+    }
+    if (forWrite && this.fs.blockMap.get(inode, fb) === 0) this.allocFileBlock(inode, fb);
+    return page;
+  }
+
+  markCachePageDirty(ino: number, fb: number): void {
+    const page = this.pageCache.get(ino)?.get(fb);
+    if (page !== undefined) page.dirty = true;
+  }
+
+  /** Writes dirty page-cache pages of [first, last] back to media; zeroes the EOF page's tail first. */
+  private writeback(inode: Inode, first: number, last: number): void {
+    const pages = this.pageCache.get(inode.ino);
+    if (pages === undefined) return;
+    const dirtyMapped = new Set(this.fs.hooks.takeDirtyPages(inode.ino, first, last));
+    for (const [fb, page] of pages) {
+      if (fb < first || fb > last || (!page.dirty && !dirtyMapped.has(fb))) continue;
+      const eofPage = Math.floor(inode.size / BLOCK_BYTES);
+      if (fb === eofPage && inode.size % BLOCK_BYTES !== 0) page.data.fill(0, inode.size % BLOCK_BYTES);
+      if (fb * BLOCK_BYTES >= inode.size) {
+        page.dirty = false;
+        continue;
+      }
+      let block = this.fs.blockMap.get(inode, fb);
+      if (block === 0) block = this.allocFileBlock(inode, fb);
+      this.fs.io.nt(block * BLOCK_BYTES, Buffer.from(page.data), "writeback", inode.ino, fb * BLOCK_BYTES);
+      this.counters.bytesCopied += BLOCK_BYTES;
+      page.dirty = false;
+    }
+  }
+
+  private dropCachePages(inode: Inode, fromPage: number): void {
+    const pages = this.pageCache.get(inode.ino);
+    if (pages === undefined) return;
+    for (const fb of [...pages.keys()]) if (fb >= fromPage) pages.delete(fb);
+  }
+
+  /** Drops an inode's page cache (it was freed). */
+  forget(ino: number): void {
+    this.pageCache.delete(ino);
+  }
+}
