@@ -100,14 +100,21 @@ export class FileData {
     const end = offset + data.length;
     if (offset > oldSize) this.zeroOnExtend(inode, oldSize, offset);
     const allocated: number[] = [];
-    for (let pos = offset; pos < end; ) {
+    let pos = offset;
+    for (; pos < end; ) {
       const fb = Math.floor(pos / BLOCK_BYTES);
       const inBlock = pos - fb * BLOCK_BYTES;
       const n = Math.min(end - pos, BLOCK_BYTES - inBlock);
       const piece = data.subarray(pos - offset, pos - offset + n);
       let block = this.fs.blockMap.get(inode, fb);
       if (block === 0) {
-        block = this.allocFileBlock(inode, fb);
+        try {
+          block = this.allocFileBlock(inode, fb);
+        } catch (error) {
+          // ENOSPC part-way: like Linux, report the bytes written so far (or the error if none).
+          if (!(error instanceof FsError) || error.errno !== "ENOSPC" || pos === offset) throw error;
+          break;
+        }
         allocated.push(fb);
       }
       if (this.dax) {
@@ -125,10 +132,10 @@ export class FileData {
     const t = this.fs.now();
     inode.mtime = t;
     inode.ctime = t;
-    if (end > inode.size) inode.size = end;
+    if (pos > inode.size) inode.size = pos;
     this.fs.dirtyInode(inode, allocated.length > 0 || inode.size !== oldSize);
-    this.counters.bytesWritten += data.length;
-    return data.length;
+    this.counters.bytesWritten += pos - offset;
+    return pos - offset;
   }
 
   /** Allocates, zeroes and maps file block `fb` (a hole). */
@@ -195,16 +202,46 @@ export class FileData {
   // -------------------------------------------------------------------------------------------
   // truncate, fallocate, punch, zero range
 
+  /**
+   * Zeroes the allocated parts of [from, to) — at most partial blocks — through the journal
+   * (fs.queueZero): they change on media with the running transaction, so a crash never shows the
+   * zeroing without the metadata change or the reverse. The caller commits before returning.
+   */
+  private zeroJournaled(inode: Inode, from: number, to: number): void {
+    for (let pos = from; pos < to; ) {
+      const fb = Math.floor(pos / BLOCK_BYTES);
+      const inBlock = pos - fb * BLOCK_BYTES;
+      const n = Math.min(to - pos, BLOCK_BYTES - inBlock);
+      const block = this.fs.blockMap.get(inode, fb);
+      if (block !== 0) {
+        this.fs.queueZero(block * BLOCK_BYTES + inBlock, n);
+        this.counters.bytesZeroed += n;
+      }
+      const cached = this.pageCache.get(inode.ino)?.get(fb);
+      if (cached !== undefined) {
+        cached.data.fill(0, inBlock, inBlock + n);
+        cached.dirty = true;
+      }
+      pos += n;
+    }
+  }
+
+  /**
+   * ftruncate. Shrinking unmaps the pages past the new EOF from every mapping (private copies too),
+   * zeroes the rest of the new EOF block and frees the blocks past it, and commits, so the change is
+   * atomic across a crash. Growing zeroes per zero-on-extend and is committed by the next sync.
+   */
   truncate(inode: Inode, newSize: number): void {
     this.checkFile(inode);
     this.checkRange("truncate", newSize, 0);
     this.fs.reserveJournal();
     const oldSize = inode.size;
-    if (newSize < oldSize) {
+    const shrink = newSize < oldSize;
+    if (shrink) {
       const firstGonePage = Math.ceil(newSize / BLOCK_BYTES);
       const lastPage = Math.ceil(oldSize / BLOCK_BYTES) - 1;
       if (lastPage >= firstGonePage) this.fs.hooks.unmapPages(inode.ino, firstGonePage, lastPage, true);
-      if (newSize % BLOCK_BYTES !== 0) this.zeroInPlace(inode, newSize, firstGonePage * BLOCK_BYTES);
+      if (newSize % BLOCK_BYTES !== 0) this.zeroJournaled(inode, newSize, firstGonePage * BLOCK_BYTES);
       this.freeBlocksFrom(inode, firstGonePage);
       this.dropCachePages(inode, firstGonePage);
     } else if (newSize > oldSize) {
@@ -215,6 +252,7 @@ export class FileData {
     inode.mtime = t;
     inode.ctime = t;
     this.fs.dirtyInode(inode, true);
+    if (shrink) this.fs.commit();
   }
 
   /** Frees every block from file block `fb` on (including blocks past EOF from fallocate -k). */
@@ -237,17 +275,25 @@ export class FileData {
     if (length === 0) throw new FsError("EINVAL", "fallocate: length must be positive");
     this.fs.reserveJournal();
     const oldSize = inode.size;
-    for (let fb = Math.floor(offset / BLOCK_BYTES); fb * BLOCK_BYTES < offset + length; fb++) {
-      if (this.fs.blockMap.get(inode, fb) === 0) this.allocFileBlock(inode, fb);
+    try {
+      for (let fb = Math.floor(offset / BLOCK_BYTES); fb * BLOCK_BYTES < offset + length; fb++) {
+        if (this.fs.blockMap.get(inode, fb) === 0) this.allocFileBlock(inode, fb);
+      }
+    } finally {
+      inode.ctime = this.fs.now();
+      this.fs.dirtyInode(inode, true);
     }
     if (!keepSize && offset + length > oldSize) {
       this.zeroOnExtend(inode, oldSize, offset + length);
       inode.size = offset + length;
+      this.fs.dirtyInode(inode, true);
     }
-    inode.ctime = this.fs.now();
-    this.fs.dirtyInode(inode, true);
   }
 
+  /**
+   * Punch hole: unmaps the affected pages from every mapping, zeroes partial blocks (journaled),
+   * frees whole blocks, and commits: a crash shows the hole entirely or not at all.
+   */
   punchHole(inode: Inode, offset: number, length: number): void {
     this.checkFile(inode);
     this.checkRange("punch", offset, length);
@@ -258,10 +304,10 @@ export class FileData {
     const firstWhole = Math.ceil(offset / BLOCK_BYTES);
     const endWhole = Math.floor(end / BLOCK_BYTES);
     if (firstWhole > endWhole) {
-      this.zeroInPlace(inode, offset, end); // inside one block
+      this.zeroJournaled(inode, offset, end); // inside one block
     } else {
-      this.zeroInPlace(inode, offset, firstWhole * BLOCK_BYTES);
-      this.zeroInPlace(inode, endWhole * BLOCK_BYTES, end);
+      this.zeroJournaled(inode, offset, firstWhole * BLOCK_BYTES);
+      this.zeroJournaled(inode, endWhole * BLOCK_BYTES, end);
       for (let fb = firstWhole; fb < endWhole; fb++) {
         this.freeFileBlock(inode, fb);
         this.pageCache.get(inode.ino)?.delete(fb);
@@ -271,8 +317,15 @@ export class FileData {
     inode.mtime = t;
     inode.ctime = t;
     this.fs.dirtyInode(inode, true);
+    this.fs.commit();
   }
 
+  /**
+   * Zero range: unmaps the affected pages, zeroes partial blocks (journaled), gives every whole
+   * block of the range a fresh zeroed block (the old one is freed: like ext4's conversion to
+   * unwritten extents, the old data is never overwritten before the commit), allocates holes, and
+   * commits.
+   */
   zeroRange(inode: Inode, offset: number, length: number, keepSize: boolean): void {
     this.checkFile(inode);
     this.checkRange("zero", offset, length);
@@ -281,18 +334,34 @@ export class FileData {
     const end = offset + length;
     const oldSize = inode.size;
     this.fs.hooks.unmapPages(inode.ino, Math.floor(offset / BLOCK_BYTES), Math.ceil(end / BLOCK_BYTES) - 1, false);
-    this.zeroInPlace(inode, offset, end);
-    for (let fb = Math.floor(offset / BLOCK_BYTES); fb * BLOCK_BYTES < end; fb++) {
-      if (this.fs.blockMap.get(inode, fb) === 0) this.allocFileBlock(inode, fb); // zero range allocates, as ext4 does
+    try {
+      for (let fb = Math.floor(offset / BLOCK_BYTES); fb * BLOCK_BYTES < end; fb++) {
+        const from = Math.max(offset, fb * BLOCK_BYTES);
+        const to = Math.min(end, (fb + 1) * BLOCK_BYTES);
+        const old = this.fs.blockMap.get(inode, fb);
+        if (old === 0) {
+          this.allocFileBlock(inode, fb);
+        } else if (to - from < BLOCK_BYTES) {
+          this.zeroJournaled(inode, from, to);
+        } else {
+          const fresh = this.fs.allocZeroedBlock(inode.ino, fb * BLOCK_BYTES);
+          this.counters.bytesZeroed += BLOCK_BYTES;
+          this.fs.blockMap.set(inode, fb, fresh);
+          this.fs.freeBlock(old);
+          this.pageCache.get(inode.ino)?.delete(fb);
+        }
+      }
+      if (!keepSize && end > oldSize) {
+        this.zeroOnExtend(inode, oldSize, end);
+        inode.size = end;
+      }
+    } finally {
+      const t = this.fs.now();
+      inode.mtime = t;
+      inode.ctime = t;
+      this.fs.dirtyInode(inode, true);
+      this.fs.commit();
     }
-    if (!keepSize && end > oldSize) {
-      this.zeroOnExtend(inode, oldSize, end);
-      inode.size = end;
-    }
-    const t = this.fs.now();
-    inode.mtime = t;
-    inode.ctime = t;
-    this.fs.dirtyInode(inode, true);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ import {
 import type { MediaIo } from "./media_io.js";
 import { ZERO_PAGE_BYTES } from "./media_io.js";
 import { MetaCache } from "./meta_cache.js";
+import type { MetaRecord } from "./meta_cache.js";
 
 export type ZeroOnExtend = "none" | "block" | "eof";
 
@@ -134,6 +135,9 @@ export class DaxFs implements BlockAllocator {
   private readonly inodeInUse: Uint8Array;
   /** Blocks freed by the running transaction: free in the bitmap copy, not reusable until commit. */
   private readonly quarantine = new Set<number>();
+  /** File data zeroing that must become durable with the running transaction (see queueZero). */
+  private txnDataRecords: MetaRecord[] = [];
+  private txnDataBytes = 0;
   /** Inodes changed in the running transaction (fsync commits only if its inode is here). */
   private readonly txnInodes = new Set<number>();
   /** Inodes whose size or block map changed in the running transaction (fdatasync needs a commit). */
@@ -248,9 +252,11 @@ export class DaxFs implements BlockAllocator {
 
   /** Commits the running transaction (if any). Returns whether anything was committed. */
   commit(): boolean {
-    if (this.meta.isClean) return false;
+    if (this.meta.isClean && this.txnDataRecords.length === 0) return false;
     for (const ino of this.txnInodes) this.flushInode(ino);
-    const records = this.meta.takeRecords();
+    const records = [...this.meta.takeRecords(), ...this.txnDataRecords];
+    this.txnDataRecords = [];
+    this.txnDataBytes = 0;
     this.journal.commit(records);
     this.quarantine.clear();
     this.txnInodes.clear();
@@ -261,7 +267,22 @@ export class DaxFs implements BlockAllocator {
 
   /** Called before each metadata-changing operation: keeps a transaction within half the journal. */
   reserveJournal(): void {
-    if (this.meta.pendingBytes > this.journal.payloadBytesMax / 2) this.commit();
+    if (this.meta.pendingBytes + this.txnDataBytes > this.journal.payloadBytesMax / 2) this.commit();
+  }
+
+  /**
+   * Zeroes file data [addr, addr+length) as part of the running transaction: the zeros are
+   * journaled and stored in place at checkpoint, so they become visible and durable together with
+   * the metadata change (punch, zero range, truncate). The caller commits before returning.
+   */
+  queueZero(addr: number, length: number): void {
+    this.txnDataRecords.push({ addr, data: Buffer.alloc(length), kind: "data" });
+    this.txnDataBytes += length;
+  }
+
+  /** Free blocks that may be allocated now (blocks freed by the running transaction are not). */
+  get allocatableBlocks(): number {
+    return this.freeBlocks - this.quarantine.size;
   }
 
   /** fsync/fdatasync's metadata part: commits if the inode has changes in the running transaction. */
@@ -455,6 +476,12 @@ export class DaxFs implements BlockAllocator {
     return block * BLOCK_BYTES + (slot % DIRENTS_PER_BLOCK) * DIRENT_BYTES;
   }
 
+  /** ENOSPC unless `dir` can take one more entry (a free slot, or room for a new block). */
+  private ensureEntrySpace(dir: Inode): void {
+    if (this.dirIndex(dir).freeSlots.length > 0) return;
+    if (this.allocatableBlocks < 3) throw new FsError("ENOSPC", `no space to grow directory ${dir.ino}`);
+  }
+
   private addEntry(dir: Inode, entry: Dirent): void {
     const index = this.dirIndex(dir);
     let slot = index.freeSlots.pop();
@@ -538,6 +565,7 @@ export class DaxFs implements BlockAllocator {
     const { dir, name } = this.parentOf(path);
     if (this.dirIndex(dir).entries.has(name)) throw new FsError("EEXIST", `${path}: exists`);
     this.reserveJournal();
+    this.ensureEntrySpace(dir);
     const inode = this.allocInode(S_IFREG | (perms & 0o7777), dir.ino);
     this.addEntry(dir, { ino: inode.ino, type: DT_REG, name });
     this.touchDir(dir);
@@ -550,6 +578,7 @@ export class DaxFs implements BlockAllocator {
     if (this.dirIndex(dir).entries.has(name)) throw new FsError("EEXIST", `${path}: exists`);
     if (dir.nlink >= 65000) throw new FsError("EMLINK", `${path}: too many subdirectories`);
     this.reserveJournal();
+    this.ensureEntrySpace(dir);
     const inode = this.allocInode(S_IFDIR | (perms & 0o7777), dir.ino);
     this.addEntry(dir, { ino: inode.ino, type: DT_DIR, name });
     dir.nlink++;
@@ -617,6 +646,7 @@ export class DaxFs implements BlockAllocator {
       if (isDir(victim) && this.dirIndex(victim).entries.size > 0) throw new FsError("ENOTEMPTY", `${to}: directory not empty`);
     }
     this.reserveJournal();
+    if (target === undefined && dst.dir.ino !== src.dir.ino) this.ensureEntrySpace(dst.dir);
     if (target !== undefined) {
       const victim = this.inode(target.ino);
       this.removeEntry(dst.dir, dst.name);

@@ -8,8 +8,11 @@
  *   3. the commit record (one line: magic, transaction seq, record count, CRC of itself); SFENCE —
  *      from here the transaction is committed: recovery will replay it;
  *   4. checkpoint: the records' bytes stored in place; SFENCE;
- *   5. the header's magic cleared; SFENCE — the journal is empty again, so a block freed by this
- *      transaction can be reused without recovery ever replaying stale bytes over it.
+ *   5. the header's magic and the whole commit record cleared; SFENCE — the journal is empty again,
+ *      so a block freed by this transaction can be reused without recovery ever replaying stale
+ *      bytes over it. Clearing the commit record matters: a later header torn by a power loss can
+ *      combine its new magic with this transaction's old fields and CRC into a valid-looking header,
+ *      and only a missing commit record stops recovery from replaying half-overwritten records.
  * Recovery at mount replays a transaction whose header and commit record are both valid and agree,
  * and ignores anything else (an incomplete transaction never happened). Replaying is idempotent.
  *
@@ -84,13 +87,23 @@ export class Journal {
     this.io.nt(this.startAddr + commitAt, encodeCommit(txn, records.length, payload.length), "journal");
     this.io.fence("journal");
     this.checkpoint(records);
-    this.io.nt(this.startAddr, Buffer.alloc(8), "journal");
-    this.io.fence("journal");
+    this.clear(commitAt, "journal");
     return txn;
+  }
+
+  /** Empties the journal: the header's magic and the commit record at `commitAt` become zeros. */
+  private clear(commitAt: number | undefined, source: "journal" | "recovery"): void {
+    this.io.nt(this.startAddr, Buffer.alloc(8), source);
+    if (commitAt !== undefined) this.io.nt(this.startAddr + commitAt, Buffer.alloc(COMMIT_BYTES), source);
+    this.io.fence(source);
   }
 
   private checkpoint(records: MetaRecord[]): void {
     for (const r of records) {
+      if (r.kind === "data") {
+        this.io.nt(r.addr, r.data, "zeroing");
+        continue;
+      }
       const unflushed = (r.kind === "inode" && this.bugs.has("no-size-flush")) || (r.kind === "dir" && this.bugs.has("no-dirent-flush"));
       if (unflushed) this.io.cached(r.addr, r.data, "metadata");
       else this.io.nt(r.addr, r.data, "metadata");
@@ -107,8 +120,9 @@ export class Journal {
     if (!header.subarray(0, 8).equals(HEADER_MAGIC)) return 0;
     const parsed = decodeHeader(header);
     let replayed = 0;
+    let commitAt: number | undefined;
     if (parsed !== undefined && HEADER_BYTES + align64(parsed.payloadBytes) + COMMIT_BYTES <= this.capacityBytes) {
-      const commitAt = HEADER_BYTES + align64(parsed.payloadBytes);
+      commitAt = HEADER_BYTES + align64(parsed.payloadBytes);
       const commit = decodeCommit(this.io.load(this.startAddr + commitAt, COMMIT_BYTES));
       if (commit !== undefined && commit.txn === parsed.txn && commit.records === parsed.records && commit.payloadBytes === parsed.payloadBytes) {
         const payload = this.io.load(this.startAddr + HEADER_BYTES, parsed.payloadBytes);
@@ -122,8 +136,7 @@ export class Journal {
         }
       }
     }
-    this.io.nt(this.startAddr, Buffer.alloc(8), "recovery");
-    this.io.fence("recovery");
+    this.clear(commitAt, "recovery");
     return replayed;
   }
 }

@@ -10,7 +10,8 @@
 import type { MediaIo } from "./media_io.js";
 import { BLOCK_BYTES } from "./layout.js";
 
-export type MetaKind = "inode" | "bitmap" | "dir" | "indirect";
+/** "data": zeros for file data that must change atomically with the transaction (punch, truncate). */
+export type MetaKind = "inode" | "bitmap" | "dir" | "indirect" | "data";
 
 export interface MetaRecord {
   addr: number;
