@@ -6,6 +6,7 @@ import { UsageError } from "./errors.js";
 
 const BENCHES: Record<string, (options: { seconds: number }) => Promise<BenchResult[]>> = {
   store: async (o) => (await import("../../bench/store_bench.js")).benchStore(o),
+  pipeline: async (o) => (await import("../../bench/pipeline_bench.js")).benchPipeline(o),
 };
 
 export async function run(args: string[]): Promise<number> {
