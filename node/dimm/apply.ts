@@ -256,6 +256,8 @@ function fenceWholeRange(state: DimmState, c: number, lo: number, hi: number, un
     for (let l = lo; l < hi; l++) {
       if (first[l]! < 0 || mark[l]! < 0 || last[l] !== mark[l]) return false;
     }
+    // Lines this range clears may also belong to a later "untouched" range of the same fence.
+    state.touchEpoch++;
   }
   first.fill(-1, lo, hi);
   last.fill(-1, lo, hi);
@@ -276,6 +278,7 @@ function fenceRangeLineByLine(state: DimmState, firstLine: number, count: number
     const mark = meta.mark[l]!;
     if (mark < 0 || meta.first[l]! < 0) continue;
     state.durableChanged(c);
+    state.touchEpoch++;
     if (meta.last[l] === mark) {
       clearLine(state, c, meta.first, meta.last, meta.mark, l);
       continue;

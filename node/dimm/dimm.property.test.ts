@@ -15,6 +15,8 @@ import { ReferenceDimm } from "./reference_model.js";
 import { DimmState } from "./state.js";
 
 const SIZE = 2 * CHUNK_BYTES;
+/** DAXSIM_PROPERTY_RUNS=3000 npx vitest run node/dimm for a longer search; failures print fast-check's seed and path. */
+const RUNS = Number(process.env.DAXSIM_PROPERTY_RUNS ?? 150);
 
 type Op =
   | { op: "store"; addr: number; len: number; value: number; nt: boolean }
@@ -106,7 +108,7 @@ describe("dimm: properties", () => {
         replayed.checkInvariants();
         dimm.state.checkInvariants();
       }),
-      { numRuns: 150 },
+      { numRuns: RUNS },
     );
   });
 
@@ -121,7 +123,7 @@ describe("dimm: properties", () => {
           for (const p of pending) expect(dimm.state.lineState(p.line)).toBe(ref.lineState(p.line));
         });
       }),
-      { numRuns: 150 },
+      { numRuns: RUNS },
     );
   });
 
@@ -135,7 +137,7 @@ describe("dimm: properties", () => {
           expect(dimm.loadDurable(0, SIZE).equals(before!.durable)).toBe(true);
         });
       }),
-      { numRuns: 150 },
+      { numRuns: RUNS },
     );
   });
 
@@ -169,7 +171,7 @@ describe("dimm: properties", () => {
           }
         });
       }),
-      { numRuns: 120 },
+      { numRuns: RUNS },
     );
   });
 });
