@@ -45,9 +45,12 @@ function isExecutable(path: string): boolean {
   }
 }
 
-/** The nats-server binary: $PATH first, then /usr/sbin and /usr/local/sbin. */
-export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
-  const dirs = [...(env.PATH ?? "").split(":").filter((d) => d !== ""), "/usr/sbin", "/usr/local/sbin"];
+/** Where nats-server is looked for after $PATH (Debian installs it in /usr/sbin). */
+export const NATS_SERVER_DIRS: readonly string[] = ["/usr/sbin", "/usr/local/sbin"];
+
+/** The nats-server binary: $PATH first, then NATS_SERVER_DIRS. */
+export function findNatsServer(env: NodeJS.ProcessEnv = process.env, fallbackDirs: readonly string[] = NATS_SERVER_DIRS): string {
+  const dirs = [...(env.PATH ?? "").split(":").filter((d) => d !== ""), ...fallbackDirs];
   for (const dir of dirs) {
     const candidate = join(dir, "nats-server");
     if (isExecutable(candidate)) return candidate;
