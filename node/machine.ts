@@ -170,6 +170,7 @@ export class Machine {
   remount(options?: MountOptions): void {
     this.checkUsable();
     for (const pid of [...this.mm.processes.keys()]) this.mm.exit(pid);
+    this.data.writebackAll();
     this.fs.unmount();
     if (options !== undefined) this.mountOptions = options;
     this.mount(false);
@@ -179,6 +180,7 @@ export class Machine {
   unmount(): void {
     this.checkUsable();
     for (const pid of [...this.mm.processes.keys()]) this.mm.exit(pid);
+    this.data.writebackAll();
     this.fs.unmount();
   }
 
@@ -360,6 +362,7 @@ export class Machine {
       for (const proc of this.mm.processes.values()) {
         for (const file of proc.fds.values()) this.data.sync(this.fs.inode(file.ino), 0, Number.MAX_SAFE_INTEGER, false);
       }
+      this.data.writebackAll();
       this.fs.commit();
       this.io.fence("syscall");
       return {};

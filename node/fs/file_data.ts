@@ -41,7 +41,9 @@ export class FileData {
   /** nodax page cache: inode → page index → page. */
   private readonly pageCache = new Map<number, Map<number, CachePage>>();
 
-  constructor(private readonly fs: DaxFs) {}
+  constructor(private readonly fs: DaxFs) {
+    fs.onInodeFreed((ino) => this.forget(ino));
+  }
 
   get dax(): boolean {
     return this.fs.options.dax;
@@ -106,6 +108,8 @@ export class FileData {
       const inBlock = pos - fb * BLOCK_BYTES;
       const n = Math.min(end - pos, BLOCK_BYTES - inBlock);
       const piece = data.subarray(pos - offset, pos - offset + n);
+      // nodax: the page first (read from media only if the block exists), then any allocation.
+      const page = this.dax ? undefined : this.cachePage(inode, fb, false);
       let block = this.fs.blockMap.get(inode, fb);
       if (block === 0) {
         try {
@@ -120,9 +124,8 @@ export class FileData {
       if (this.dax) {
         this.fs.io.copyFlushcache(block * BLOCK_BYTES + inBlock, piece, "syscall", inode.ino, pos);
       } else {
-        const page = this.cachePage(inode, fb, true);
-        page.data.set(piece, inBlock);
-        page.dirty = true;
+        page!.data.set(piece, inBlock);
+        page!.dirty = true;
       }
       this.counters.bytesCopied += n;
       pos += n;
@@ -445,6 +448,14 @@ export class FileData {
     const pages = this.pageCache.get(inode.ino);
     if (pages === undefined) return;
     for (const fb of [...pages.keys()]) if (fb >= fromPage) pages.delete(fb);
+  }
+
+  /** Writes back every dirty page-cache page of every file (sync(2), unmount). */
+  writebackAll(): void {
+    for (const ino of [...this.pageCache.keys()]) {
+      const inode = this.fs.inode(ino);
+      if (inode.mode !== 0) this.writeback(inode, 0, Number.MAX_SAFE_INTEGER);
+    }
   }
 
   /** Drops an inode's page cache (it was freed). */

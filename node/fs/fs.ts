@@ -130,6 +130,8 @@ export class DaxFs implements BlockAllocator {
   readonly journal: Journal;
   readonly blockMap: BlockMap;
   hooks: MappingHooks = NO_HOOKS;
+  /** Called when an inode is freed, so caches keyed by inode number (the page cache) forget it. */
+  private readonly freedListeners: Array<(ino: number) => void> = [];
   private readonly inodes = new Map<number, Inode>();
   private readonly dirs = new Map<number, DirIndex>();
   private readonly inodeInUse: Uint8Array;
@@ -356,6 +358,7 @@ export class DaxFs implements BlockAllocator {
       this.freeBlock(block);
     }
     this.dirs.delete(inode.ino);
+    for (const listener of this.freedListeners) listener(inode.ino);
     const generation = inode.generation;
     const freed = emptyInode(inode.ino);
     freed.generation = generation;
@@ -364,6 +367,10 @@ export class DaxFs implements BlockAllocator {
     this.txnInodes.add(inode.ino);
     this.txnDataInodes.add(inode.ino);
     this.meta.write(inodeAddr(this.sb, inode.ino), encodeInode(freed), "inode");
+  }
+
+  onInodeFreed(listener: (ino: number) => void): void {
+    this.freedListeners.push(listener);
   }
 
   /** An open file or a mapping takes a reference; dropping the last frees an unlinked inode. */
