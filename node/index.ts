@@ -27,3 +27,16 @@ export type { AppendListener, EventLogOptions, EventSink } from "./events/event_
 export { ManualClock, StepClock } from "./sim/clock.js";
 export type { Clock } from "./sim/clock.js";
 export { Prng, PrngSeedError, parseSeed } from "./sim/prng.js";
+export {
+  NatsOutbox,
+  OUTBOX_CONNECTION,
+  OUTBOX_DEFAULTS,
+  OutboxClosedError,
+  OutboxEventTooLargeError,
+  OutboxOverflowError,
+  OutboxSequenceError,
+  connectOutbox,
+  estimateEventBytes,
+} from "./events/nats_outbox.js";
+export type { NatsOutboxOptions, OutboxStats } from "./events/nats_outbox.js";
+export { ensureEventStream, eventStreamConfig } from "./events/event_stream.js";

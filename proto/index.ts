@@ -39,3 +39,20 @@ export {
 } from "./codec.js";
 export type { DecodedBatch } from "./codec.js";
 export { WireFormatError } from "./errors.js";
+export {
+  EVENT_STREAM,
+  EVENT_STREAM_LIMITS,
+  EVENT_SUBJECT_PREFIX,
+  EVENT_SUBJECT_WILDCARD,
+  MSG_ID_HEADER,
+  NODE_ID_BYTES_MAX,
+  NodeIdError,
+  batchMsgId,
+  checkNodeId,
+  eventSubject,
+  isValidNodeId,
+  nodeOfSubject,
+} from "./subjects.js";
+export { EVENT_COLUMNS, SCHEMA_DDL, SCHEMA_VERSION, SQLITE_PRAGMAS } from "./sqlite_schema.js";
+export { eventBatchLayout } from "./batch_layout.js";
+export type { BatchLayout } from "./batch_layout.js";
