@@ -222,10 +222,17 @@ export class NatsOutbox implements EventSink {
     return new Promise((resolve, reject) => this.flushWaiters.push({ seq, resolve, reject }));
   }
 
-  /** Resolves when unacked + buffered bytes are below unackedBytesMax (back-pressure). */
+  /**
+   * Resolves when unacked + buffered bytes are below unackedBytesMax (back-pressure). While batches
+   * are on their way it resolves through setImmediate, never as a bare microtask: a node looping
+   * `work(); await ready()` must let the event loop write publishes and read acks, or nothing is
+   * sent until it stops.
+   */
   ready(): Promise<void> {
     if (this.closed) return Promise.reject(new OutboxClosedError(`outbox of ${this.node} is closed`));
-    if (this.unackedBytes + this.pendingBytes < this.options.unackedBytesMax) return Promise.resolve();
+    if (this.unackedBytes + this.pendingBytes < this.options.unackedBytesMax) {
+      return this.batches.length === 0 ? Promise.resolve() : new Promise((resolve) => setImmediate(resolve));
+    }
     this.seal();
     return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
