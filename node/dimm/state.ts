@@ -293,6 +293,29 @@ export class DimmState {
     this.durableChanged(c);
   }
 
+  /**
+   * Makes the media exactly `chunks` (undefined: zeros) with nothing pending: a scratch DIMM that
+   * is reused for checking one crash image after another. Not an event: callers own the meaning.
+   */
+  resetTo(chunks: ReadonlyArray<Uint8Array | undefined>): void {
+    if (chunks.length !== this.chunkCount) throw new Error(`resetTo: ${chunks.length} chunks for a ${this.chunkCount}-chunk DIMM`);
+    if (this.pendingLines !== 0) {
+      for (let c = 0; c < this.chunkCount; c++) this.meta[c] = undefined;
+      this.chunkPending.fill(0);
+      this.pendingLines = 0;
+      this.uniformPages = [];
+      this.flushRanges = [];
+      this.captures.clear();
+    }
+    for (let c = 0; c < this.chunkCount; c++) {
+      const content = chunks[c];
+      if (content !== undefined) this.memChunk(c).set(content);
+      else this.mem[c]?.fill(0);
+      this.chunkDigest[c] = undefined;
+    }
+    this.resetJournalIfIdle();
+  }
+
   /** Drops the journal and the undo arena when nothing is pending; record numbers restart at 0. */
   resetJournalIfIdle(): void {
     if (this.pendingLines !== 0) return;

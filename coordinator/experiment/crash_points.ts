@@ -1,0 +1,147 @@
+/**
+ * Crash points and the crash states' images. A crash point is a seq: the power fails right after
+ * that event. `fence`: just before each fence (everything stored since the previous one is pending)
+ * and at the end; `store`: after every store; `op`: after every operation. The walker folds the
+ * recorded events through the node's own apply function to each crash point in turn and builds the
+ * image of a crash state: the durable media with each pending line at its chosen version.
+ */
+import { createHash } from "node:crypto";
+import type { Event } from "../../proto/index.js";
+import { applyEvent, lineVersion, pendingLineVersions, tornLineVersion } from "../../node/dimm/apply.js";
+import type { PendingLine } from "../../node/dimm/apply.js";
+import { CHUNK_BYTES, LINE_BYTES, PAGE_BYTES } from "../../node/dimm/geometry.js";
+import { DimmState } from "../../node/dimm/state.js";
+import type { Persistence } from "../../proto/index.js";
+import type { CrashState, PendingInfo } from "./strategies.js";
+
+export type CrashPointMode = "fence" | "store" | "op";
+
+export function isCrashPointMode(text: string): text is CrashPointMode {
+  return text === "fence" || text === "store" || text === "op";
+}
+
+export function crashPoints(events: readonly Event[], mode: CrashPointMode, after: number): number[] {
+  const points: number[] = [];
+  for (const ev of events) {
+    if (ev.seq <= after) continue;
+    if (mode === "fence" && ev.kind === "fence" && ev.seq - 1 > after) points.push(ev.seq - 1);
+    if (mode === "store" && ev.kind === "store") points.push(ev.seq);
+    if (mode === "op" && ev.kind === "op") points.push(ev.seq);
+  }
+  const last = events.at(-1)?.seq ?? 0;
+  if (last > after) points.push(last);
+  return [...new Set(points)].sort((a, b) => a - b);
+}
+
+export interface PointView {
+  seq: number;
+  pending: PendingLine[];
+  info: PendingInfo[];
+  /** Durable media per chunk (undefined: zeros). */
+  base: Array<Uint8Array | undefined>;
+  /** XOR of the keyed page digests of the base image. */
+  baseKey: Buffer;
+}
+
+/** Folds events forward to successive crash points (they must come in increasing order). */
+export class CrashWalker {
+  private state: DimmState;
+  private next = 0;
+
+  constructor(
+    private readonly events: readonly Event[],
+    private readonly sizeBytes: number,
+    private readonly persistence: Persistence,
+  ) {
+    this.state = new DimmState(sizeBytes, persistence);
+  }
+
+  advanceTo(seq: number): PointView {
+    if (this.next > 0 && this.events[this.next - 1]!.seq > seq) {
+      this.state = new DimmState(this.sizeBytes, this.persistence);
+      this.next = 0;
+    }
+    while (this.next < this.events.length && this.events[this.next]!.seq <= seq) applyEvent(this.state, this.events[this.next++]!);
+    const pending = pendingLineVersions(this.state);
+    const base: Array<Uint8Array | undefined> = [];
+    for (let c = 0; c < this.state.chunkCount; c++) {
+      if (this.state.mem[c] === undefined) base.push(undefined);
+      else {
+        const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+        this.state.readMedia(c * CHUNK_BYTES, chunk);
+        base.push(chunk);
+      }
+    }
+    return { seq, pending, info: pending.map((p) => ({ line: p.line, versions: p.records.length })), base, baseKey: imageKeyOf(base) };
+  }
+
+  /** The lines a crash state puts on top of the durable media (only those that differ from it). */
+  linesOf(view: PointView, state: CrashState): Array<[number, Uint8Array]> {
+    const chosen = new Map(state.chosen.map((c) => [c.line, c]));
+    const out: Array<[number, Uint8Array]> = [];
+    for (const p of view.pending) {
+      const c = chosen.get(p.line);
+      let content: Buffer;
+      if (c?.wordKept !== undefined) content = tornLineVersion(this.state, p, c.wordKept);
+      else {
+        const kept = c !== undefined ? c.kept : state.fallback === "all" ? p.records.length : 0;
+        if (kept === 0) continue;
+        content = lineVersion(this.state, p, kept);
+      }
+      const chunk = view.base[Math.floor((p.line * LINE_BYTES) / CHUNK_BYTES)];
+      const off = (p.line * LINE_BYTES) % CHUNK_BYTES;
+      const durable = chunk === undefined ? Buffer.alloc(LINE_BYTES) : Buffer.from(chunk.buffer, chunk.byteOffset + off, LINE_BYTES);
+      if (!content.equals(durable)) out.push([p.line, content]);
+    }
+    return out;
+  }
+}
+
+const ZERO_PAGE = Buffer.alloc(PAGE_BYTES);
+
+function pageDigest(page: number, content: Uint8Array): Buffer {
+  const index = Buffer.alloc(8);
+  index.writeUInt32LE(page, 0);
+  return createHash("sha1").update(index).update(content).digest().subarray(0, 16);
+}
+
+function xorInto(acc: Buffer, digest: Buffer): void {
+  for (let i = 0; i < 16; i++) acc[i]! ^= digest[i]!;
+}
+
+/** XOR over pages of SHA-1(page index ‖ page): equal images have equal keys, and a few changed lines update it cheaply. */
+export function imageKeyOf(base: ReadonlyArray<Uint8Array | undefined>): Buffer {
+  const acc = Buffer.alloc(16);
+  const pagesPerChunk = CHUNK_BYTES / PAGE_BYTES;
+  base.forEach((chunk, c) => {
+    for (let p = 0; p < pagesPerChunk; p++) {
+      const content = chunk === undefined ? ZERO_PAGE : chunk.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
+      xorInto(acc, pageDigest(c * pagesPerChunk + p, content));
+    }
+  });
+  return acc;
+}
+
+/** The key of the base image with `lines` on top. */
+export function stateKey(view: PointView, lines: ReadonlyArray<[number, Uint8Array]>): string {
+  if (lines.length === 0) return view.baseKey.toString("hex");
+  const acc = Buffer.from(view.baseKey);
+  const byPage = new Map<number, Array<[number, Uint8Array]>>();
+  for (const entry of lines) {
+    const page = Math.floor((entry[0] * LINE_BYTES) / PAGE_BYTES);
+    let list = byPage.get(page);
+    if (list === undefined) byPage.set(page, (list = []));
+    list.push(entry);
+  }
+  for (const [page, entries] of byPage) {
+    const c = Math.floor((page * PAGE_BYTES) / CHUNK_BYTES);
+    const off = (page * PAGE_BYTES) % CHUNK_BYTES;
+    const chunk = view.base[c];
+    const before = chunk === undefined ? ZERO_PAGE : chunk.subarray(off, off + PAGE_BYTES);
+    const after = Buffer.from(before);
+    for (const [line, content] of entries) after.set(content, (line * LINE_BYTES) % PAGE_BYTES);
+    xorInto(acc, pageDigest(page, before));
+    xorInto(acc, pageDigest(page, after));
+  }
+  return acc.toString("hex");
+}
