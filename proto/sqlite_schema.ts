@@ -157,5 +157,36 @@ export const SCHEMA_DDL: readonly string[] = [
      last_stream_seq INTEGER NOT NULL,
      updated_at      TEXT    NOT NULL
    )`,
+  // Crash-consistency experiments (daxsim experiment --db, Coordinator RunExperiment): one row per
+  // experiment, one per crash point checked, one per violation found.
+  `CREATE TABLE IF NOT EXISTS experiments (
+     id              TEXT PRIMARY KEY,
+     started_at      TEXT    NOT NULL,
+     workload_json   TEXT    NOT NULL,
+     options_json    TEXT    NOT NULL,
+     crash_points    INTEGER NOT NULL,
+     states          INTEGER NOT NULL,
+     distinct_images INTEGER NOT NULL,
+     violations      INTEGER NOT NULL,
+     elapsed_ms      INTEGER NOT NULL
+   )`,
+  `CREATE TABLE IF NOT EXISTS crash_states (
+     experiment_id   TEXT    NOT NULL,
+     crash_seq       INTEGER NOT NULL,
+     states          INTEGER NOT NULL,
+     distinct_images INTEGER NOT NULL,
+     violations      INTEGER NOT NULL,
+     PRIMARY KEY (experiment_id, crash_seq)
+   )`,
+  `CREATE TABLE IF NOT EXISTS violations (
+     experiment_id TEXT    NOT NULL,
+     state_id      TEXT    NOT NULL,
+     crash_seq     INTEGER NOT NULL,
+     state_index   INTEGER NOT NULL,
+     oracle        TEXT    NOT NULL,
+     message       TEXT    NOT NULL,
+     chosen_json   TEXT    NOT NULL
+   )`,
+  `CREATE INDEX IF NOT EXISTS violations_by_experiment ON violations (experiment_id, oracle)`,
   `INSERT OR IGNORE INTO schema_meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}')`,
 ];

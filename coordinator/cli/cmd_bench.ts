@@ -7,6 +7,7 @@ import { UsageError } from "./errors.js";
 const BENCHES: Record<string, (options: { seconds: number }) => Promise<BenchResult[]>> = {
   store: async (o) => (await import("../../bench/store_bench.js")).benchStore(o),
   dd: async (o) => (await import("../../bench/dd_bench.js")).benchDd(o),
+  crash: async (o) => (await import("../../bench/crash_bench.js")).benchCrash(o),
   pipeline: async (o) => (await import("../../bench/pipeline_bench.js")).benchPipeline(o),
 };
 

@@ -13,6 +13,19 @@ export interface Command {
 
 export const COMMANDS: readonly Command[] = [
   {
+    name: "experiment",
+    summary: "crash-consistency experiment: record a workload, check every crash state the model allows",
+    usage:
+      "daxsim experiment WORKLOAD.json [--crash-points fence|store|op] [--strategy prefix|subsets:K|random:N|full:CAP] [--persistence adr|eadr] [--torn] [--seed S] [--workers N] [--nats URL] [--db FILE] [--json] [--out DIR] | --reproduce ID --out IMG",
+    load: () => import("./cmd_experiment.js"),
+  },
+  {
+    name: "worker",
+    summary: "check crash states for experiments on the NATS cluster (JetStream work queue)",
+    usage: "daxsim worker --nats URL [--threads N] [--ack-wait-ms T]",
+    load: () => import("./cmd_worker.js"),
+  },
+  {
     name: "demo",
     summary: "run the seeded demo and print which stores survived each power-loss policy",
     usage: "daxsim demo [--seed S]",

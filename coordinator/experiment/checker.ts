@@ -153,7 +153,7 @@ export function evaluate(rec: Recording, summary: ImageSummary, crashSeq: number
   const violations: Violation[] = [];
   if (summary.fsckProblems.length > 0) violations.push({ oracle: "fsck", message: `${summary.fsckProblems.length} problem(s): ${summary.fsckProblems.slice(0, 3).join("; ")}` });
   if (summary.walkError !== undefined) {
-    violations.push({ oracle: "fsck", message: `reading the namespace failed: ${summary.walkError}` });
+    if (violations.length === 0) violations.push({ oracle: "fsck", message: `reading the namespace failed: ${summary.walkError}` });
     return { violations, beyondEof: [] };
   }
   const files = new Map(summary.files);

@@ -47,6 +47,9 @@ export interface PointView {
 export class CrashWalker {
   private state: DimmState;
   private next = 0;
+  /** The previous crash point's base image and page digests: only changed pages are hashed again. */
+  private lastBase: Array<Uint8Array | undefined> = [];
+  private lastDigests: Buffer[] = [];
 
   constructor(
     private readonly events: readonly Event[],
@@ -72,7 +75,29 @@ export class CrashWalker {
         base.push(chunk);
       }
     }
-    return { seq, pending, info: pending.map((p) => ({ line: p.line, versions: p.records.length })), base, baseKey: imageKeyOf(base) };
+    return { seq, pending, info: pending.map((p) => ({ line: p.line, versions: p.records.length })), base, baseKey: this.baseKey(base) };
+  }
+
+  private baseKey(base: Array<Uint8Array | undefined>): Buffer {
+    const pagesPerChunk = CHUNK_BYTES / PAGE_BYTES;
+    const acc = Buffer.alloc(16);
+    const digests: Buffer[] = [];
+    for (let c = 0; c < base.length; c++) {
+      const chunk = base[c];
+      const previous = this.lastBase[c];
+      for (let p = 0; p < pagesPerChunk; p++) {
+        const page = c * pagesPerChunk + p;
+        const content = chunk === undefined ? ZERO_PAGE : chunk.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
+        const before = previous === undefined ? ZERO_PAGE : previous.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
+        const cached = this.lastDigests[page];
+        const digest = cached !== undefined && Buffer.compare(content, before) === 0 ? cached : pageDigest(page, content);
+        digests.push(digest);
+        xorInto(acc, digest);
+      }
+    }
+    this.lastBase = base;
+    this.lastDigests = digests;
+    return acc;
   }
 
   /** The lines a crash state puts on top of the durable media (only those that differ from it). */

@@ -1,23 +1,29 @@
 /**
  * A crash-consistency experiment: record the workload once, then for each crash point enumerate
  * the crash states the strategy allows, deduplicate their images by content, mount each distinct
- * image once (in this thread or in a pool of checkers), and judge every state with the oracles.
+ * image once, and judge every state with the oracles (checker.ts).
+ *
+ * Crash points are checked in chunks — here, by worker threads (pool.ts), or by `daxsim worker`
+ * processes through a JetStream work queue (nats_queue.ts). Every checker re-records the workload
+ * itself (recording is deterministic), walks to its chunk's crash points and returns per-point
+ * results; this module merges them in crash-point order.
  *
  * Invariant: the result depends only on the workload and the options — not on the number of
- * workers or the order they finish in. States are numbered per crash point in enumeration order;
- * a state's id is `<crash seq>:<state index>`, enough (with the workload and options) to rebuild
+ * checkers or the order they finish in. States are numbered per crash point in enumeration order;
+ * a state's id is `<crash seq>:<state index>`, which with the workload and the options rebuilds
  * its image (`daxsim experiment --reproduce`).
  */
 import type { Persistence } from "../../proto/index.js";
 import type { Workload } from "../../node/workload/index.js";
+import { parseWorkload } from "../../node/workload/index.js";
 import type { BeyondEofFate, ImageSummary, Violation } from "./checker.js";
 import { ImageChecker, evaluate } from "./checker.js";
-import type { CrashPointMode, PointView } from "./crash_points.js";
+import type { CrashPointMode } from "./crash_points.js";
 import { CrashWalker, crashPoints, stateKey } from "./crash_points.js";
 import { record } from "./recording.js";
 import type { Recording } from "./recording.js";
 import type { CrashState, Strategy } from "./strategies.js";
-import { STATES_PER_POINT_MAX, enumerateStates, formatStrategy } from "./strategies.js";
+import { STATES_PER_POINT_MAX, enumerateStates, formatStrategy, parseStrategy } from "./strategies.js";
 
 export interface ExperimentOptions {
   crashPoints: CrashPointMode;
@@ -26,15 +32,23 @@ export interface ExperimentOptions {
   /** Overrides the workload's persistence domain. */
   persistence?: Persistence;
   seed: bigint;
-  /** Checks distinct images with this pool; undefined or a single in-thread checker otherwise. */
-  pool?: CheckerPool;
-  onProgress?: (progress: Progress) => void;
 }
 
-/** Mounts images somewhere (worker threads, NATS workers) and returns their summaries. */
+/** The part of an experiment a checker needs: plain JSON, so it can cross threads and NATS. */
+export interface ExperimentSpec {
+  workload: unknown;
+  crashPoints: CrashPointMode;
+  strategy: string;
+  torn: boolean;
+  persistence?: Persistence;
+  seed: string;
+}
+
+/** Runs chunks of crash points somewhere and returns their results. */
 export interface CheckerPool {
   readonly size: number;
-  summarize(recordingKey: string, crashSeq: number, images: Array<{ key: string; lines: Array<[number, Uint8Array]> }>): Promise<Map<string, ImageSummary>>;
+  run(spec: ExperimentSpec, chunks: number[][], onChunk: (results: PointResult[]) => void): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface Progress {
@@ -56,11 +70,22 @@ export interface ViolationRecord {
   chosen: CrashState["chosen"];
 }
 
+/** What checking one crash point found. */
+export interface PointResult {
+  crashSeq: number;
+  states: number;
+  /** Image keys of its states (distinct within the point). */
+  keys: string[];
+  violations: ViolationRecord[];
+  beyondEof: Record<BeyondEofFate["fate"], number>;
+}
+
 export interface ExperimentResult {
   strategy: string;
   crashPointMode: CrashPointMode;
   torn: boolean;
   seed: string;
+  checkers: number;
   crashPoints: number;
   states: number;
   distinctImages: number;
@@ -68,107 +93,159 @@ export interface ExperimentResult {
   violationsByOracle: Record<string, number>;
   beyondEof: Record<BeyondEofFate["fate"], number>;
   elapsedMs: number;
-  /** Distinct images mounted and checked per second. */
-  imagesPerSecond: number;
-  /** Crash states judged per second. */
+  /** Crash states judged per second (after recording). */
   statesPerSecond: number;
 }
 
-/** Violations kept in full (the count goes on). */
+/** Violations kept in full (the counts go on). */
 export const VIOLATIONS_KEPT_MAX = 10_000;
+/** Image summaries a checker keeps to avoid mounting an image again at a later crash point. */
+const SUMMARY_CACHE_MAX = 50_000;
+
+export function specOf(workloadDoc: unknown, options: ExperimentOptions): ExperimentSpec {
+  return {
+    workload: workloadDoc,
+    crashPoints: options.crashPoints,
+    strategy: formatStrategy(options.strategy),
+    torn: options.torn,
+    ...(options.persistence !== undefined ? { persistence: options.persistence } : {}),
+    seed: options.seed.toString(),
+  };
+}
+
+export function optionsOf(spec: ExperimentSpec): ExperimentOptions {
+  return {
+    crashPoints: spec.crashPoints,
+    strategy: parseStrategy(spec.strategy),
+    torn: spec.torn,
+    ...(spec.persistence !== undefined ? { persistence: spec.persistence } : {}),
+    seed: BigInt(spec.seed),
+  };
+}
 
 export function applyPersistence(workload: Workload, persistence: Persistence | undefined): Workload {
   if (persistence === undefined) return workload;
   return { ...workload, settings: { ...workload.settings, dimm: { ...workload.settings.dimm, persistence } } };
 }
 
-export async function runExperiment(workload: Workload, options: ExperimentOptions): Promise<ExperimentResult> {
+/** Everything a checker keeps for one experiment: the recording, a walker and a scratch DIMM. */
+export class PointChecker {
+  readonly rec: Recording;
+  readonly points: number[];
+  private readonly walker: CrashWalker;
+  private readonly checker: ImageChecker;
+  private readonly summaries = new Map<string, ImageSummary>();
+
+  constructor(readonly spec: ExperimentSpec) {
+    const options = optionsOf(spec);
+    const workload = applyPersistence(parseWorkload(spec.workload), options.persistence);
+    this.rec = record(workload);
+    this.points = crashPoints(this.rec.events, options.crashPoints, this.rec.firstCrashSeq);
+    this.walker = new CrashWalker(this.rec.events, workload.settings.dimm.sizeBytes, workload.settings.dimm.persistence);
+    this.checker = new ImageChecker(this.rec);
+  }
+
+  /** Checks the crash points in `seqs` (ascending, so the walker only moves forward). */
+  checkPoints(seqs: readonly number[]): PointResult[] {
+    const options = optionsOf(this.spec);
+    return seqs.map((crashSeq) => this.checkPoint(crashSeq, options));
+  }
+
+  private checkPoint(crashSeq: number, options: ExperimentOptions): PointResult {
+    const view = this.walker.advanceTo(crashSeq);
+    const result: PointResult = { crashSeq, states: 0, keys: [], violations: [], beyondEof: { survived: 0, zeroed: 0, lost: 0, gone: 0 } };
+    const verdicts = new Map<string, ReturnType<typeof evaluate>>();
+    enumerateStates(view.info, options.strategy, options.torn, options.seed ^ BigInt(crashSeq), (state) => {
+      const index = result.states++;
+      if (index >= STATES_PER_POINT_MAX) throw new Error(`more than ${STATES_PER_POINT_MAX} states at crash point ${crashSeq}`);
+      const lines = this.walker.linesOf(view, state);
+      const key = stateKey(view, lines);
+      let verdict = verdicts.get(key);
+      if (verdict === undefined) {
+        let summary = this.summaries.get(key);
+        if (summary === undefined) {
+          summary = this.checker.summarize(view.base, lines);
+          if (this.summaries.size >= SUMMARY_CACHE_MAX) this.summaries.clear();
+          this.summaries.set(key, summary);
+        }
+        verdict = evaluate(this.rec, summary, crashSeq);
+        verdicts.set(key, verdict);
+        result.keys.push(key);
+        for (const f of verdict.beyondEof) result.beyondEof[f.fate]++;
+      }
+      for (const v of verdict.violations) {
+        if (result.violations.length >= VIOLATIONS_KEPT_MAX) break;
+        result.violations.push({ id: `${crashSeq}:${index}`, crashSeq, stateIndex: index, oracle: v.oracle, message: v.message, fallback: state.fallback, chosen: state.chosen });
+      }
+    });
+    return result;
+  }
+}
+
+/** Splits crash points into ascending chunks, several per checker so faster checkers take more. */
+export function chunkPoints(points: readonly number[], checkers: number): number[][] {
+  const chunkSize = Math.max(1, Math.ceil(points.length / Math.max(1, checkers * 6)));
+  const chunks: number[][] = [];
+  for (let i = 0; i < points.length; i += chunkSize) chunks.push(points.slice(i, i + chunkSize));
+  return chunks;
+}
+
+export async function runExperiment(
+  workloadDoc: unknown,
+  options: ExperimentOptions,
+  pool?: CheckerPool,
+  onProgress?: (p: Progress) => void,
+  onPoint?: (r: PointResult) => void,
+): Promise<ExperimentResult> {
+  const spec = specOf(workloadDoc, options);
+  const local = new PointChecker(spec); // records here too: the crash points and recording-time violations
   const started = process.hrtime.bigint();
-  const wl = applyPersistence(workload, options.persistence);
-  const rec = record(wl);
-  const points = crashPoints(rec.events, options.crashPoints, rec.firstCrashSeq);
-  const walker = new CrashWalker(rec.events, wl.settings.dimm.sizeBytes, wl.settings.dimm.persistence);
-  const local = options.pool === undefined ? new ImageChecker(rec) : undefined;
-  const summaries = new Map<string, ImageSummary>();
   const result: ExperimentResult = {
-    strategy: formatStrategy(options.strategy),
+    strategy: spec.strategy,
     crashPointMode: options.crashPoints,
     torn: options.torn,
-    seed: options.seed.toString(),
-    crashPoints: points.length,
+    seed: spec.seed,
+    checkers: pool?.size ?? 1,
+    crashPoints: local.points.length,
     states: 0,
     distinctImages: 0,
     violations: [],
     violationsByOracle: {},
     beyondEof: { survived: 0, zeroed: 0, lost: 0, gone: 0 },
     elapsedMs: 0,
-    imagesPerSecond: 0,
     statesPerSecond: 0,
   };
-  for (const v of rec.recordingViolations) addViolation(result, { id: `op${v.op}`, crashSeq: 0, stateIndex: -1, oracle: v.oracle as Violation["oracle"], message: v.message, fallback: "none", chosen: [] });
-
-  for (let p = 0; p < points.length; p++) {
-    const crashSeq = points[p]!;
-    const view = walker.advanceTo(crashSeq);
-    const states: Array<{ index: number; state: CrashState; key: string }> = [];
-    const fresh: Array<{ key: string; lines: Array<[number, Uint8Array]> }> = [];
-    const freshKeys = new Set<string>();
-    let index = 0;
-    enumerateStates(view.info, options.strategy, options.torn, options.seed ^ BigInt(crashSeq), (state) => {
-      if (index >= STATES_PER_POINT_MAX) throw new Error(`more than ${STATES_PER_POINT_MAX} states at crash point ${crashSeq}`);
-      const lines = walker.linesOf(view, state);
-      const key = stateKey(view, lines);
-      states.push({ index: index++, state, key });
-      if (!summaries.has(key) && !freshKeys.has(key)) {
-        freshKeys.add(key);
-        fresh.push({ key, lines });
-      }
-    });
-    await summarizeFresh(rec, view, fresh, summaries, local, options.pool);
-    result.distinctImages += fresh.length;
-    judge(rec, result, crashSeq, states, summaries);
-    options.onProgress?.({ crashPoint: p + 1, crashPoints: points.length, states: result.states, distinctImages: result.distinctImages, violations: totalViolations(result) });
+  for (const v of local.rec.recordingViolations) addViolation(result, { id: `op:${v.op}`, crashSeq: 0, stateIndex: -1, oracle: v.oracle as Violation["oracle"], message: v.message, fallback: "none", chosen: [] });
+  const byPoint = new Map<number, PointResult>();
+  const keys = new Set<string>();
+  let statesSoFar = 0;
+  let violationsSoFar = 0;
+  const progress = (r: PointResult): void => {
+    if (byPoint.has(r.crashSeq)) return;
+    byPoint.set(r.crashSeq, r);
+    statesSoFar += r.states;
+    violationsSoFar += r.violations.length;
+    onPoint?.(r);
+    for (const k of r.keys) keys.add(k);
+    onProgress?.({ crashPoint: byPoint.size, crashPoints: local.points.length, states: statesSoFar, distinctImages: keys.size, violations: violationsSoFar });
+  };
+  if (pool === undefined) {
+    for (const chunk of chunkPoints(local.points, 1)) for (const r of local.checkPoints(chunk)) progress(r);
+  } else {
+    await pool.run(spec, chunkPoints(local.points, pool.size), (results) => results.forEach(progress));
   }
+  for (const seq of local.points) {
+    const r = byPoint.get(seq);
+    if (r === undefined) throw new Error(`no result for crash point ${seq}`);
+    result.states += r.states;
+    for (const f of Object.keys(r.beyondEof) as Array<BeyondEofFate["fate"]>) result.beyondEof[f] += r.beyondEof[f];
+    for (const v of r.violations) addViolation(result, v);
+  }
+  result.distinctImages = keys.size;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   result.elapsedMs = Math.round(seconds * 1000);
-  result.imagesPerSecond = Math.round(result.distinctImages / seconds);
   result.statesPerSecond = Math.round(result.states / seconds);
   return result;
-}
-
-async function summarizeFresh(
-  rec: Recording,
-  view: PointView,
-  fresh: Array<{ key: string; lines: Array<[number, Uint8Array]> }>,
-  summaries: Map<string, ImageSummary>,
-  local: ImageChecker | undefined,
-  pool: CheckerPool | undefined,
-): Promise<void> {
-  if (fresh.length === 0) return;
-  if (local !== undefined) {
-    for (const image of fresh) summaries.set(image.key, local.summarize(view.base, image.lines));
-    return;
-  }
-  const got = await pool!.summarize(recordingKeyOf(rec), view.seq, fresh);
-  for (const image of fresh) {
-    const summary = got.get(image.key);
-    if (summary === undefined) throw new Error(`the checker pool returned no summary for image ${image.key} at crash point ${view.seq}`);
-    summaries.set(image.key, summary);
-  }
-}
-
-function judge(rec: Recording, result: ExperimentResult, crashSeq: number, states: Array<{ index: number; state: CrashState; key: string }>, summaries: Map<string, ImageSummary>): void {
-  const seenHere = new Map<string, ReturnType<typeof evaluate>>();
-  for (const { index, state, key } of states) {
-    result.states++;
-    let verdict = seenHere.get(key);
-    if (verdict === undefined) {
-      verdict = evaluate(rec, summaries.get(key)!, crashSeq);
-      seenHere.set(key, verdict);
-      for (const f of verdict.beyondEof) result.beyondEof[f.fate]++;
-    }
-    for (const v of verdict.violations) addViolation(result, { id: `${crashSeq}:${index}`, crashSeq, stateIndex: index, oracle: v.oracle, message: v.message, fallback: state.fallback, chosen: state.chosen });
-  }
 }
 
 function addViolation(result: ExperimentResult, v: ViolationRecord): void {
@@ -176,32 +253,27 @@ function addViolation(result: ExperimentResult, v: ViolationRecord): void {
   if (result.violations.length < VIOLATIONS_KEPT_MAX) result.violations.push(v);
 }
 
-function totalViolations(result: ExperimentResult): number {
-  return Object.values(result.violationsByOracle).reduce((a, b) => a + b, 0);
-}
-
-/** Identifies a recording to workers that cache them (the workload and settings, as JSON). */
-export function recordingKeyOf(rec: Recording): string {
-  return JSON.stringify({ ops: rec.workload.rawOps, dimm: rec.workload.settings.dimm, seed: rec.workload.settings.seed.toString(), mount: rec.workload.settings.mount.zeroOnExtend });
-}
-
 /** Rebuilds the image of state `id` ("<crash seq>:<state index>"): durable media per chunk and lines on top. */
-export function reproduce(workload: Workload, options: Omit<ExperimentOptions, "pool" | "onProgress">, id: string): { base: Array<Uint8Array | undefined>; lines: Array<[number, Uint8Array]>; state: CrashState } {
+export function reproduce(workloadDoc: unknown, options: ExperimentOptions, id: string): { base: Array<Uint8Array | undefined>; lines: Array<[number, Uint8Array]>; state: CrashState; sizeBytes: number; persistence: Persistence } {
   const match = /^(\d+):(\d+)$/.exec(id);
-  if (match === null) throw new Error(`reproducer id "${id}" is not <crash seq>:<state index>`);
+  if (match === null) throw new ReproduceError(`reproducer id "${id}" is not <crash seq>:<state index>`);
   const crashSeq = Number(match[1]);
   const stateIndex = Number(match[2]);
-  const wl = applyPersistence(workload, options.persistence);
-  const rec = record(wl);
+  const workload = applyPersistence(parseWorkload(workloadDoc), options.persistence);
+  const rec = record(workload);
   const points = crashPoints(rec.events, options.crashPoints, rec.firstCrashSeq);
-  if (!points.includes(crashSeq)) throw new Error(`seq ${crashSeq} is not a crash point of this workload with --crash-points ${options.crashPoints}`);
-  const walker = new CrashWalker(rec.events, wl.settings.dimm.sizeBytes, wl.settings.dimm.persistence);
+  if (!points.includes(crashSeq)) throw new ReproduceError(`seq ${crashSeq} is not a crash point of this workload with --crash-points ${options.crashPoints}`);
+  const walker = new CrashWalker(rec.events, workload.settings.dimm.sizeBytes, workload.settings.dimm.persistence);
   const view = walker.advanceTo(crashSeq);
   let found: CrashState | undefined;
   let index = 0;
   enumerateStates(view.info, options.strategy, options.torn, options.seed ^ BigInt(crashSeq), (state) => {
     if (index++ === stateIndex) found = state;
   });
-  if (found === undefined) throw new Error(`crash point ${crashSeq} has only ${index} states`);
-  return { base: view.base, lines: walker.linesOf(view, found), state: found };
+  if (found === undefined) throw new ReproduceError(`crash point ${crashSeq} has only ${index} states with this strategy`);
+  return { base: view.base, lines: walker.linesOf(view, found), state: found, sizeBytes: workload.settings.dimm.sizeBytes, persistence: workload.settings.dimm.persistence };
+}
+
+export class ReproduceError extends Error {
+  override readonly name = "ReproduceError";
 }

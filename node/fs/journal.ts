@@ -193,7 +193,7 @@ function decodeRecords(b: Buffer, count: number): { addr: number; data: Buffer }
     if (at + RECORD_HEADER_BYTES > b.length) return undefined;
     const addr = Number(b.readBigUInt64LE(at));
     const length = b.readUInt32LE(at + 8);
-    if (at + RECORD_HEADER_BYTES + length > b.length) return undefined;
+    if (length === 0 || at + RECORD_HEADER_BYTES + length > b.length) return undefined;
     out.push({ addr, data: Buffer.from(b.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length)) });
     at += RECORD_HEADER_BYTES + align8(length);
   }

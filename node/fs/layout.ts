@@ -190,7 +190,7 @@ export function encodeInode(inode: Inode): Buffer {
 export function decodeInode(ino: number, b: Uint8Array): { inode: Inode; checksumOk: boolean } {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   const inode = emptyInode(ino);
-  if (buf.every((x) => x === 0)) return { inode, checksumOk: true };
+  if (buf.readUInt16LE(0) === 0) return { inode, checksumOk: true }; // mode 0: a free slot
   inode.mode = buf.readUInt16LE(0);
   inode.nlink = buf.readUInt16LE(2);
   inode.flags = buf.readUInt32LE(4);
@@ -218,6 +218,7 @@ export interface Dirent {
 export const DT_REG = 1;
 export const DT_DIR = 2;
 const DIRENT_CRC_AT = 8;
+const EMPTY_DIRENT = Buffer.alloc(DIRENT_BYTES);
 const DIRENT_NAME_AT = 12;
 
 export function encodeDirent(entry: Dirent | undefined): Buffer {
@@ -240,7 +241,7 @@ function direntCrc(b: Buffer): number {
 export function decodeDirent(b: Uint8Array): Dirent | undefined | string {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   const ino = buf.readUInt32LE(0);
-  if (ino === 0) return buf.every((x) => x === 0) ? undefined : "non-zero bytes in an empty directory slot";
+  if (ino === 0) return EMPTY_DIRENT.equals(buf) ? undefined : "non-zero bytes in an empty directory slot";
   if (buf.readUInt32LE(DIRENT_CRC_AT) !== direntCrc(buf)) return "directory entry checksum mismatch";
   const length = buf.readUInt8(4);
   if (length === 0 || length > NAME_BYTES_MAX) return `directory entry name length ${length}`;
