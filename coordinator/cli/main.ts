@@ -43,6 +43,48 @@ export const COMMANDS: readonly Command[] = [
     usage: "daxsim ingest --nats URL --db FILE [--durable NAME]",
     load: () => import("./cmd_ingest.js"),
   },
+  {
+    name: "mkfs",
+    summary: "format a new DIMM image with daxfs (refuses to overwrite a file without --force)",
+    usage: "daxsim mkfs IMG --size 64M [--persistence adr|eadr] [--inodes N] [--seed S] [--force]",
+    load: () => import("./cmd_mkfs.js"),
+  },
+  {
+    name: "fsck",
+    summary: "check an image's filesystem without recovery or changes; exit 0 clean, 4 problems, 8 unusable image",
+    usage: "daxsim fsck IMG",
+    load: () => import("./cmd_fsck.js"),
+  },
+  {
+    name: "ls",
+    summary: "list a directory of an image like ls -l (mode, links, size, name); never writes the image",
+    usage: "daxsim ls IMG [PATH]",
+    load: () => import("./cmd_ls.js"),
+  },
+  {
+    name: "cat",
+    summary: "write a file of an image to standard output; never writes the image",
+    usage: "daxsim cat IMG PATH",
+    load: () => import("./cmd_cat.js"),
+  },
+  {
+    name: "hash",
+    summary: "print an image's media hash (the one Mount and PowerLoss events record)",
+    usage: "daxsim hash IMG",
+    load: () => import("./cmd_hash.js"),
+  },
+  {
+    name: "run",
+    summary: "run a JSON workload (docs/workload.md) on a fresh machine or an image; exit 1 at the first failed expectation",
+    usage: "daxsim run FILE.json [--dimm IMG] [--json] [--seed S]",
+    load: () => import("./cmd_run.js"),
+  },
+  {
+    name: "io",
+    summary: "xfs_io on a DIMM image (docs/io.md): -c commands, xfs_io's output; mounts, runs, unmounts and saves",
+    usage: "daxsim io --dimm IMG [-afrst] [-m mode] [-o mount-options] [--seed S] [-c cmd]... [PATH...]",
+    load: () => import("./cmd_io.js"),
+  },
 ];
 
 function helpText(): string {

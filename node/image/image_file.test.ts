@@ -127,7 +127,7 @@ describe("image file", () => {
     const path = join(dir, "crc.img");
     makeImage(path);
     const bytes = readFileSync(path);
-    bytes[20] ^= 0x01; // a byte of the DIMM size
+    bytes[20]! ^= 0x01; // a byte of the DIMM size
     writeFileSync(path, bytes);
     expectRefused(path, ImageCorruptError, /header checksum does not match .*restore the image from a copy/);
   });
@@ -163,7 +163,7 @@ describe("image file", () => {
     const path = join(dir, "h.img");
     makeImage(path);
     const bytes = readFileSync(path);
-    bytes[IMAGE_HEADER_BYTES + 3 * MiB + 17] ^= 0x80;
+    bytes[IMAGE_HEADER_BYTES + 3 * MiB + 17]! ^= 0x80;
     writeFileSync(path, bytes);
     expectRefused(path, ImageCorruptError, /media does not match the hash in its header/);
   });
