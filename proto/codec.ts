@@ -369,3 +369,21 @@ export function decodeBatch(bytes: Uint8Array): DecodedBatch {
   }
   return { node: msg.node, firstSeq, events };
 }
+
+/** Power-loss policy → wire enum (NodeControl and Coordinator requests and results). */
+export function policyToWire(policy: PowerLossPolicy): WirePolicy {
+  return toWireEnum(POLICIES, policy, "policy");
+}
+
+/** Wire enum → power-loss policy; throws WireFormatError naming `field` for an unknown value. */
+export function policyFromWire(value: WirePolicy, field = "policy"): PowerLossPolicy {
+  return fromWireEnum(POLICIES, value, field);
+}
+
+export function persistenceToWire(persistence: Persistence): WirePersistence {
+  return toWireEnum(PERSISTENCES, persistence, "persistence");
+}
+
+export function persistenceFromWire(value: WirePersistence, field = "persistence"): Persistence {
+  return fromWireEnum(PERSISTENCES, value, field);
+}

@@ -36,6 +36,10 @@ export {
   encodeEvent,
   eventFromWire,
   eventToWire,
+  persistenceFromWire,
+  persistenceToWire,
+  policyFromWire,
+  policyToWire,
 } from "./codec.js";
 export type { DecodedBatch } from "./codec.js";
 export { WireFormatError } from "./errors.js";
@@ -45,6 +49,8 @@ export {
   EVENT_SUBJECT_PREFIX,
   EVENT_SUBJECT_WILDCARD,
   MSG_ID_HEADER,
+  NODE_ANNOUNCE_SUBJECT,
+  NODE_DISCOVER_SUBJECT,
   NODE_ID_BYTES_MAX,
   NodeIdError,
   batchMsgId,

@@ -79,3 +79,12 @@ export const EVENT_STREAM_LIMITS = Object.freeze({
   retention: "limits",
   storage: "file",
 });
+
+/**
+ * Node discovery (core NATS, not JetStream): every node publishes a protobuf NodeAnnouncement
+ * (node.proto) on NODE_ANNOUNCE_SUBJECT when it starts, every heartbeat while it runs, and when it
+ * stops; a coordinator that starts later publishes anything on NODE_DISCOVER_SUBJECT and every node
+ * answers with an announcement. So nodes on other hosts of one NATS cluster join without settings.
+ */
+export const NODE_ANNOUNCE_SUBJECT = "daxsim.nodes.announce";
+export const NODE_DISCOVER_SUBJECT = "daxsim.nodes.discover";
