@@ -159,7 +159,8 @@ export class NatsCheckerPool implements CheckerPool {
     const jsm = await jetstreamManager(this.nc);
     const experiment = `${createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 12)}-${process.pid}-${Date.now()}`;
     const subject = `${RESULT_SUBJECT_PREFIX}.${experiment}`;
-    const results = await js.consumers.get(RESULT_STREAM, { filter_subjects: [subject], deliver_policy: DeliverPolicy.All });
+    // A single filter subject as a string: nats-server 2.9 (Debian) has no multi-subject filters.
+    const results = await js.consumers.get(RESULT_STREAM, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
     const messages = await results.consume();
     for (let i = 0; i < chunks.length; i++) {
       const work: WorkMessage = { experiment, chunk: i, spec, points: chunks[i]! };
