@@ -40,3 +40,25 @@ export {
 } from "./events/nats_outbox.js";
 export type { NatsOutboxOptions, OutboxStats } from "./events/nats_outbox.js";
 export { ensureEventStream, eventStreamConfig } from "./events/event_stream.js";
+export {
+  ImageCorruptError,
+  ImageError,
+  ImageExistsError,
+  ImageForeignError,
+  ImageInconsistentError,
+  ImageIoError,
+  ImageNotFoundError,
+  ImageTruncatedError,
+  ImageVersionError,
+  machineFromImage,
+  readImage,
+  readImageHeader,
+  saveImage,
+  shutDown,
+  writeImage,
+} from "./image/index.js";
+export type { DimmImage, ImageGeometry, ImageHeader } from "./image/index.js";
+export { OP_NAMES, WorkloadFileError, WorkloadOpError, WorkloadSession, machineForWorkload, parseOp, parseWorkload } from "./workload/index.js";
+export type { ExecOptions, OpRecord, ParsedOp, SessionOptions, Workload, WorkloadSettings } from "./workload/index.js";
+export { XfsIo } from "./xfs_io/index.js";
+export type { XfsIoOptions } from "./xfs_io/index.js";
