@@ -2,6 +2,7 @@
  * The `daxsim` command line. Every subcommand lives in its own module, loaded only when it runs, so
  * `daxsim --help` and the image tools start without loading gRPC, NATS or SQLite.
  */
+import { CONTROL_COMMANDS } from "./control_commands.js";
 import { CommandFailure, UsageError } from "./errors.js";
 
 export interface Command {
@@ -43,6 +44,7 @@ export const COMMANDS: readonly Command[] = [
     usage: "daxsim ingest --nats URL --db FILE [--durable NAME]",
     load: () => import("./cmd_ingest.js"),
   },
+  ...CONTROL_COMMANDS,
   {
     name: "mkfs",
     summary: "format a new DIMM image with daxfs (refuses to overwrite a file without --force)",

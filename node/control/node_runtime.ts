@@ -363,9 +363,10 @@ export class NodeRuntime {
 
   /** Stops everything, answers, and lets the process die: what JetStream has is what survives. */
   private kill(armed: ArmedTrigger): void {
-    this.state = "dying";
+    // Held for good: no op starts again in this process.
     if (this.held === undefined) this.hold(HOLD_LEASE_MS_MAX);
     if (this.held?.timer !== undefined) clearTimeout(this.held.timer);
+    this.state = "dying";
     this.rejectArmed(new UnavailableError("", `${this.settings.node} is being killed`));
     const result: InjectedPowerLoss = {
       seq: this.log.lastSeq,

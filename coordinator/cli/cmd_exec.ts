@@ -1,0 +1,44 @@
+/**
+ * `daxsim exec --node n1 WORKLOAD.json [--session NAME] [--coordinator ADDR | --dir RUNDIR]`: runs a
+ * workload (docs/workload.md: a JSON array of ops, or {"ops": [...]}) on a running node through the
+ * coordinator and prints one JSON record per op, as `daxsim run --json` does. "-" reads standard
+ * input. Exit 1 when an op did not run or an expectation failed.
+ */
+import { readFileSync } from "node:fs";
+import { parse, str } from "./args.js";
+import { COORDINATOR_OPTIONS, coordinatorAddress } from "./run_manifest.js";
+import { coordinatorClient, unary } from "../control/rpc_client.js";
+import { OpRecord, PowerLossResult } from "../../proto/gen/daxsim/v1/node.js";
+import { CommandFailure, UsageError } from "./errors.js";
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...COORDINATOR_OPTIONS, node: { type: "string" }, session: { type: "string" } });
+  const node = str(values, "node");
+  if (node === undefined) throw new UsageError("--node NODE is required");
+  if (positionals.length !== 1) throw new UsageError("give one workload file (or - for standard input)");
+  const file = positionals[0]!;
+  let text: string;
+  try {
+    text = readFileSync(file === "-" ? 0 : file, "utf8");
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  const address = coordinatorAddress(values);
+  const client = coordinatorClient(address);
+  try {
+    const reply = await unary(client, client.exec, { node, workloadJson: text, session: str(values, "session") ?? "" });
+    let failed = 0;
+    for (const record of reply.records) {
+      if (record.error !== "" || record.mismatch !== "") failed++;
+      process.stdout.write(`${JSON.stringify(OpRecord.toJSON(record))}\n`);
+    }
+    if (reply.powerLoss !== undefined) process.stdout.write(`${JSON.stringify({ powerLoss: PowerLossResult.toJSON(reply.powerLoss) })}\n`);
+    if (failed > 0) throw new CommandFailure(`${failed} op${failed === 1 ? "" : "s"} did not run or did not meet expectations`);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommandFailure) throw error;
+    throw new CommandFailure(`exec on ${node}: ${(error as Error).message}`);
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * `daxsim status [--coordinator ADDR | --dir RUNDIR] [--json]`: the coordinator's view — every
+ * node (address, reachable, seqs) and ingest (lag, gaps, rejected messages).
+ */
+import { parse, flag } from "./args.js";
+import { COORDINATOR_OPTIONS, coordinatorAddress } from "./run_manifest.js";
+import { coordinatorClient, deadlineIn, unary } from "../control/rpc_client.js";
+import { CoordinatorStatus, ListNodesResponse } from "../../proto/gen/daxsim/v1/coordinator.js";
+import { CommandFailure } from "./errors.js";
+
+const CALL_MS = 10_000;
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parse(args, { ...COORDINATOR_OPTIONS, json: { type: "boolean" } }, false);
+  const address = coordinatorAddress(values);
+  const client = coordinatorClient(address);
+  try {
+    const [status, nodes] = await Promise.all([
+      unary(client, client.status, {}, { deadline: deadlineIn(CALL_MS) }),
+      unary(client, client.listNodes, {}, { deadline: deadlineIn(CALL_MS) }),
+    ]);
+    if (flag(values, "json")) {
+      process.stdout.write(`${JSON.stringify({ status: CoordinatorStatus.toJSON(status), nodes: ListNodesResponse.toJSON(nodes) })}\n`);
+      return 0;
+    }
+    const lines = [`coordinator ${address}  db ${status.dbFile}  nats ${status.natsUrl}`];
+    lines.push(`ingest: ${status.eventsCommitted} events committed, ${status.pendingMessages} messages pending, ${status.rejected} rejected${status.ingestFailure ? `, FAILED: ${status.ingestFailure}` : ""}`);
+    lines.push("node  reachable  grpc                   last_seq  ingested  lag  gaps");
+    const ingest = new Map(status.nodes.map((n) => [n.node, n]));
+    for (const n of nodes.nodes) {
+      const i = ingest.get(n.node);
+      const gaps = (i?.gaps ?? []).map((g) => `${g.fromSeq}-${g.toSeq}`).join(",") || "-";
+      lines.push(`${n.node.padEnd(5)} ${String(n.reachable).padEnd(10)} ${n.grpcAddress.padEnd(22)} ${String(n.lastSeq).padStart(8)}  ${String(n.ingestedSeq).padStart(8)}  ${String(i?.lagEvents ?? 0n).padStart(3)}  ${gaps}`);
+    }
+    process.stdout.write(`${lines.join("\n")}\n`);
+    return 0;
+  } catch (error) {
+    throw new CommandFailure(`coordinator ${address}: ${(error as Error).message}`);
+  } finally {
+    client.close();
+  }
+}
