@@ -169,6 +169,7 @@ export class Machine {
   /** Clean unmount and mount again with (possibly new) options, like xfstests' cycle mount. */
   remount(options?: MountOptions): void {
     this.checkUsable();
+    this.syncEverything();
     for (const pid of [...this.mm.processes.keys()]) this.mm.exit(pid);
     this.data.writebackAll();
     this.fs.unmount();
@@ -179,9 +180,24 @@ export class Machine {
   /** Clean unmount (for saving an image). The machine cannot be used afterwards. */
   unmount(): void {
     this.checkUsable();
+    this.syncEverything();
     for (const pid of [...this.mm.processes.keys()]) this.mm.exit(pid);
     this.data.writebackAll();
     this.fs.unmount();
+  }
+
+  /**
+   * What sync(2) and a clean unmount do: write back every page dirtied through a mapping (CLWB),
+   * every dirty page-cache page (nodax), commit the journal and fence.
+   */
+  private syncEverything(): void {
+    for (const ino of this.mm.dirtyInodes()) {
+      const inode = this.fs.inode(ino);
+      if (inode.mode !== 0) this.data.sync(inode, 0, Number.MAX_SAFE_INTEGER, false);
+    }
+    this.data.writebackAll();
+    this.fs.commit();
+    this.io.fence("syscall");
   }
 
   /** The durable media of chunk c (undefined when it was never written). */
@@ -359,12 +375,8 @@ export class Machine {
   /** sync(): commits everything and fences. */
   sync(pid: number): OpResult {
     return this.run("sync", pid, {}, () => {
-      for (const proc of this.mm.processes.values()) {
-        for (const file of proc.fds.values()) this.data.sync(this.fs.inode(file.ino), 0, Number.MAX_SAFE_INTEGER, false);
-      }
-      this.data.writebackAll();
-      this.fs.commit();
-      this.io.fence("syscall");
+      this.mm.process(pid);
+      this.syncEverything();
       return {};
     });
   }

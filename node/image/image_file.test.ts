@@ -199,12 +199,7 @@ describe("image file", () => {
     expect(again.read(1, fd2, 12, 100).data!.toString()).toBe("mapped store");
   });
 
-  // KNOWN BUG (daxfs, S6 / issue 3 §1 "clean unmount syncs everything"): Machine.unmount() commits
-  // metadata and fences but does not write back (CLWB) the dirty DAX pages of mapped files, so a
-  // store made through a mapping is not durable after a clean unmount. shutDown() works around it by
-  // fsyncing every file first. This test fails while the bug exists (vitest `fails`) and will start
-  // failing the other way once it is fixed: then drop `.fails` and the workaround.
-  it.fails("KNOWN BUG: a clean Machine.unmount() makes stores through a mapping durable", () => {
+  it("image: a clean Machine.unmount() makes stores through a mapping durable (it writes back dirty mapped pages)", () => {
     const m = Machine.format(log(), { dimm: { sizeBytes: 4 * MiB } });
     const fd = m.open(1, "/f", RW_CREATE).value;
     m.write(1, fd, Buffer.alloc(8192, 0x58), 0);

@@ -294,6 +294,11 @@ export class MemoryManager implements MappingHooks {
     return taken;
   }
 
+  /** Inodes with pages dirtied through mappings and not yet written back. */
+  dirtyInodes(): number[] {
+    return [...this.dirty].filter(([, tags]) => tags.size > 0).map(([ino]) => ino);
+  }
+
   private tagDirty(ino: number, pgoff: number): void {
     let tags = this.dirty.get(ino);
     if (tags === undefined) {
