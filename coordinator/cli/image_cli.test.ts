@@ -11,10 +11,10 @@ import { StepClock } from "../../node/sim/clock.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const bin = join(root, "bin", "daxsim.js");
-let dir: string;
+let dir: string | undefined;
 
 function daxsim(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir!, encoding: "utf8" });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -23,14 +23,14 @@ function sha(path: string): string {
 }
 
 function mkfs(name: string, size = "16M"): string {
-  const path = join(dir, name);
+  const path = join(dir!, name);
   const r = daxsim("mkfs", path, "--size", size);
   expect(r.status).toBe(0);
   return path;
 }
 
 function writeJson(name: string, doc: unknown): string {
-  const path = join(dir, name);
+  const path = join(dir!, name);
   writeFileSync(path, JSON.stringify(doc));
   return path;
 }
@@ -40,7 +40,7 @@ function damagedImages(good: string): Record<string, string> {
   const bytes = readFileSync(good);
   const out: Record<string, string> = {};
   const save = (name: string, data: Buffer): void => {
-    out[name] = join(dir, name);
+    out[name] = join(dir!, name);
     writeFileSync(out[name], data);
   };
   save("foreign.img", Buffer.from("#!/bin/sh\necho this is not an image\n"));
@@ -59,7 +59,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "daxsim-cli-"));
 });
 afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("image commands", () => {
@@ -76,9 +76,9 @@ describe("image commands", () => {
     expect(forced.status).toBe(0);
     expect(forced.stdout).toMatch(/: daxfs on a 4M eadr DIMM: 1024 blocks of 4096 bytes, 64 inodes, /);
     expect(readImageHeader(path)).toMatchObject({ dimmSizeBytes: 4 << 20, persistence: "eadr" });
-    expect(daxsim("mkfs", join(dir, "x.img"), "--size", "3K").status).toBe(2);
-    expect(daxsim("mkfs", join(dir, "x.img")).stderr).toMatch(/--size is required/);
-    expect(daxsim("mkfs", join(dir, "x.img"), "--size", "4M", "--persistence", "battery").status).toBe(2);
+    expect(daxsim("mkfs", join(dir!, "x.img"), "--size", "3K").status).toBe(2);
+    expect(daxsim("mkfs", join(dir!, "x.img")).stderr).toMatch(/--size is required/);
+    expect(daxsim("mkfs", join(dir!, "x.img"), "--size", "4M", "--persistence", "battery").status).toBe(2);
   });
 
   it("cli: hash prints the media hash that the header records and the DIMM computes", () => {
@@ -97,7 +97,7 @@ describe("image commands", () => {
     const m = Machine.format(new EventLog(new NullSink(), new StepClock()), { dimm: { sizeBytes: 16 << 20 } });
     const sb = m.fs.sb;
     m.unmount();
-    const leaked = join(dir, "leak.img");
+    const leaked = join(dir!, "leak.img");
     writeImage(leaked, { dimmSizeBytes: 16 << 20, persistence: "adr" }, (c) => {
       const chunk = m.mediaChunk(c);
       if (c !== 0) return chunk;
@@ -141,7 +141,7 @@ describe("image commands", () => {
       }
       expect(sha(image), name).toBe(before);
     }
-    expect(daxsim("ls", join(dir, "missing.img")).stderr).toMatch(/no such image file; make one with "daxsim mkfs/);
+    expect(daxsim("ls", join(dir!, "missing.img")).stderr).toMatch(/no such image file; make one with "daxsim mkfs/);
   });
 
   it("cli: ls lists like ls -l and cat prints file bytes; neither writes the image", () => {
@@ -163,7 +163,7 @@ describe("image commands", () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toBe("daxsim ls: cannot access '/nope': No such file or directory\n");
     expect(daxsim("cat", path, "/dir/file").stdout).toBe("hello from the DIMM\n");
-    const big = spawnSync(process.execPath, [bin, "cat", path, "/big"], { cwd: dir });
+    const big = spawnSync(process.execPath, [bin, "cat", path, "/big"], { cwd: dir! });
     expect(big.stdout.length).toBe((1 << 20) + 3);
     expect(big.stdout.subarray(0, 1 << 20).every((b) => b === 0)).toBe(true);
     expect(big.stdout.subarray(1 << 20).toString()).toBe("zzz");
@@ -215,9 +215,9 @@ describe("daxsim run", () => {
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/^daxsim run: .*bad\.json: 2 malformed ops:\n {2}op 1 \(pwrite\): field "offset": "x" is not a number/);
     expect(r.stderr).toMatch(/\n {2}op 2 \(mmap\): field "fd": missing\n$/);
-    writeFileSync(join(dir, "notjson.json"), "{ops: []}");
-    expect(daxsim("run", join(dir, "notjson.json")).stderr).toMatch(/notjson\.json is not valid JSON/);
-    expect(daxsim("run", join(dir, "notjson.json")).status).toBe(2);
+    writeFileSync(join(dir!, "notjson.json"), "{ops: []}");
+    expect(daxsim("run", join(dir!, "notjson.json")).stderr).toMatch(/notjson\.json is not valid JSON/);
+    expect(daxsim("run", join(dir!, "notjson.json")).status).toBe(2);
     expect(daxsim("run").status).toBe(2);
   });
 
