@@ -135,3 +135,50 @@ describe("control: node and coordinator services in-process", () => {
     expect(read.records[1]!.hex).toBe("41414141");
   });
 });
+
+describe("control: streams and rack-wide triggers", () => {
+  it("control: ExecStream returns each record as its op completes, batch after batch, in one session", async () => {
+    const { nodes } = await setUp(["n1"]);
+    const node = nodes[0]!;
+    const call = node.client.execStream();
+    const records: Array<{ op: string; ok: boolean; hex: string }> = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      call.on("data", (r: { op: string; ok: boolean; hex: string }) => records.push(r));
+      call.on("end", resolve);
+      call.on("error", reject);
+    });
+    call.write({ workloadJson: JSON.stringify(WRITE), session: "s" });
+    call.write({ workloadJson: JSON.stringify([{ op: "pread", fd: "$fd", offset: 0, length: 2 }]), session: "s" });
+    call.end();
+    await ended;
+    expect(records.map((r) => [r.op, r.ok])).toEqual([["open", true], ["pwrite", true], ["fsync", true], ["pread", true]]);
+    expect(records[3]!.hex).toBe("4141");
+  });
+
+  it("control: a malformed ExecStream request ends that stream with INVALID_ARGUMENT; the node serves on", async () => {
+    const { nodes } = await setUp(["n1"]);
+    const node = nodes[0]!;
+    const call = node.client.execStream();
+    const failure = new Promise<{ code: number; details: string }>((resolve) => {
+      call.on("data", () => undefined);
+      call.on("error", (e: { code: number; details: string }) => resolve(e));
+    });
+    call.write({ workloadJson: '[{"op":"nope"}]', session: "" });
+    const error = await failure;
+    expect(error.code).toBe(3);
+    expect(error.details).toContain('field "op"');
+    const status = await unary(node.client, node.client.status, {});
+    expect(status.mounted).toBe(true);
+  });
+
+  it("control: a seeded delay powers off two nodes together, each held first and reporting its own seq", async () => {
+    const { client, nodes } = await setUp(["n1", "n2"]);
+    for (const node of ["n1", "n2"]) await unary(client, client.exec, { node, workloadJson: JSON.stringify(WRITE), session: "" });
+    const reply = await unary(client, client.injectPowerLoss, { nodes: ["n1", "n2"], trigger: { $case: "delayMaxMs", value: 50n }, policy: PowerLossPolicy.POWER_LOSS_POLICY_TORN, seed: 77n, kill: false, timeoutMs: 0 });
+    expect(Number(reply.delayMs)).toBeLessThanOrEqual(50);
+    expect(reply.results.map((r) => [r.node, r.seq, r.policy])).toEqual(
+      nodes.map((n) => [n.proc.runtime.settings.node, BigInt(n.proc.runtime.log.lastSeq - 1), PowerLossPolicy.POWER_LOSS_POLICY_TORN]),
+    );
+    expect(nodes.every((n) => n.proc.runtime.status().held === false)).toBe(true);
+  });
+});
