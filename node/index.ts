@@ -62,3 +62,18 @@ export { OP_NAMES, WorkloadFileError, WorkloadOpError, WorkloadSession, machineF
 export type { ExecOptions, OpRecord, ParsedOp, SessionOptions, Workload, WorkloadSettings } from "./workload/index.js";
 export { XfsIo } from "./xfs_io/index.js";
 export type { XfsIoOptions } from "./xfs_io/index.js";
+export {
+  CancelledError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NodeRuntime,
+  NotFoundError,
+  ResourceExhaustedError,
+  RpcError,
+  UnavailableError,
+  readDurableLog,
+  rpcStatusOf,
+  startGrpcServer,
+  startNodeProcess,
+} from "./control/index.js";
+export type { InjectedPowerLoss, NodeProcess, NodeProcessOptions, NodeSettings } from "./control/index.js";
