@@ -1,0 +1,256 @@
+/**
+ * Checks that the plain columns of the SQLite log agree with each row's encoded event
+ * (docs/sqlite-schema.md says which column holds what for which kind).
+ *
+ * Two levels, because reading a dozen columns of every row costs SQLite more than reading the
+ * encoded bytes does:
+ *   - a page fingerprint: SQL computes integer sums over the page's columns (PAGE_FINGERPRINT_SQL)
+ *     and pageFingerprint() computes the same sums from the decoded events. Equal sums pass.
+ *   - on any difference, expectedColumns() is compared with every column of every row of the page,
+ *     which names the exact seq and column (the fingerprint only says "somewhere in this page").
+ * A fingerprint that differs while every column agrees (text SQLite counts differently, say) is
+ * harmless: the exact check is the judge.
+ *
+ * Invariant: for every event, expectedColumns() gives exactly the row ingest writes
+ * (coordinator/ingest/event_rows.ts); the golden fixtures, written by ingest's own code, check it.
+ */
+import type { Event } from "../proto/index.js";
+
+export type ColumnValue = number | string | null;
+
+/** Columns of `events` compared with the encoded event, in table order (`encoded` excluded). */
+export const CHECKED_COLUMNS = [
+  "seq",
+  "boot",
+  "kind",
+  "time",
+  "address",
+  "length",
+  "pid",
+  "vaddr",
+  "inode",
+  "file_offset",
+  "beyond_eof",
+  "op_id",
+  "source",
+  "flush_kind",
+  "fault_outcome",
+  "is_write",
+  "op_name",
+  "errno",
+  "result",
+] as const;
+export type CheckedColumn = (typeof CHECKED_COLUMNS)[number];
+
+const FAULT_MAPS_DIMM_PAGE = new Set(["allocated", "mapped", "mkwrite"]);
+const PAGE = 4096;
+
+function safeOrNull(value: number): number | null {
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+/** The row ingest writes for `ev` (without node and encoded). */
+export function expectedColumns(ev: Event): Record<CheckedColumn, ColumnValue> {
+  const row: Record<CheckedColumn, ColumnValue> = {
+    seq: ev.seq,
+    boot: ev.boot,
+    kind: ev.kind,
+    time: ev.time,
+    address: null,
+    length: null,
+    pid: null,
+    vaddr: null,
+    inode: null,
+    file_offset: null,
+    beyond_eof: null,
+    op_id: null,
+    source: null,
+    flush_kind: null,
+    fault_outcome: null,
+    is_write: null,
+    op_name: null,
+    errno: null,
+    result: null,
+  };
+  switch (ev.kind) {
+    case "store":
+      Object.assign(row, {
+        address: ev.addr,
+        length: ev.data.length,
+        pid: ev.pid,
+        vaddr: ev.vaddr,
+        inode: ev.inode,
+        file_offset: ev.fileOffset,
+        beyond_eof: ev.beyondEof ? 1 : 0,
+        op_id: ev.opId,
+        source: ev.source,
+      });
+      return row;
+    case "flush":
+      Object.assign(row, { address: ev.addr, length: ev.lines * 64, pid: ev.pid, vaddr: ev.vaddr, op_id: ev.opId, source: ev.source, flush_kind: ev.flushKind });
+      return row;
+    case "fence":
+      Object.assign(row, { pid: ev.pid, vaddr: ev.vaddr, op_id: ev.opId, source: ev.source });
+      return row;
+    case "fault":
+      Object.assign(row, {
+        address: FAULT_MAPS_DIMM_PAGE.has(ev.outcome) ? safeOrNull(ev.pfn * PAGE) : null,
+        pid: ev.pid,
+        vaddr: ev.vaddr,
+        inode: ev.inode,
+        file_offset: safeOrNull(ev.page * PAGE),
+        op_id: ev.opId,
+        fault_outcome: ev.outcome,
+        is_write: ev.write ? 1 : 0,
+      });
+      return row;
+    case "op":
+      Object.assign(row, { pid: ev.pid, inode: ev.inode, op_id: ev.startSeq, op_name: ev.name, errno: ev.errno, result: ev.result });
+      return row;
+    case "powerLoss":
+    case "mount":
+      return row;
+    default:
+      return assertNever(ev);
+  }
+}
+
+function assertNever(value: never): never {
+  throw new TypeError(`unknown event kind ${JSON.stringify((value as { kind?: unknown }).kind)}`);
+}
+
+/** Compares one row with its event; returns the first column that differs, or undefined. */
+export function firstDifference(row: Record<string, unknown>, ev: Event): { column: CheckedColumn; rowValue: unknown; eventValue: ColumnValue } | undefined {
+  const expected = expectedColumns(ev);
+  for (const column of CHECKED_COLUMNS) {
+    const want = expected[column];
+    const got = row[column];
+    if (got === want) continue;
+    // SQLite hands back INTEGER columns as JS numbers; anything else (text, real, bigint) differs.
+    return { column, rowValue: got, eventValue: want };
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page fingerprint
+
+/** A prime below 2^20: large columns are reduced modulo it so page sums stay below 2^53. */
+const P = 1048573;
+const KINDS = ["store", "flush", "fence", "powerLoss", "fault", "op", "mount"] as const;
+const SOURCES = ["unspecified", "direct", "syscall", "mmap", "metadata", "journal", "zeroing", "writeback", "recovery"] as const;
+const FLUSH_KINDS = ["clwb", "clflushopt", "clflush", "evict"] as const;
+const OUTCOMES = ["zero-page", "allocated", "mapped", "mkwrite", "cow", "sigbus", "sigsegv", "page-cache"] as const;
+/** Code of a text column that holds none of the known words (never produced by a real event). */
+const UNKNOWN_WORD = 99;
+
+/** SQL: 1-based code of a known word, 0 for NULL, UNKNOWN_WORD otherwise. */
+function sqlWordCode(column: string, words: readonly string[]): string {
+  const whens = words.map((w, i) => `WHEN '${w}' THEN ${i + 1}`).join(" ");
+  return `(CASE ${column} ${whens} ELSE ${UNKNOWN_WORD} - ${UNKNOWN_WORD} * (${column} IS NULL) END)`;
+}
+
+function jsWordCode(value: string | null, words: readonly string[]): number {
+  if (value === null) return 0;
+  const at = words.indexOf(value);
+  return at < 0 ? UNKNOWN_WORD : at + 1;
+}
+
+/** SQL for free text (op names, errno): 0 for NULL, else a number from its length and first char. */
+function sqlTextCode(column: string): string {
+  return `ifnull(length(${column}) * 131 + ifnull(unicode(${column}), 0) + 1, 0)`;
+}
+
+function jsTextCode(value: string | null): number {
+  if (value === null) return 0;
+  return value.length * 131 + (value.length > 0 ? value.codePointAt(0)! : 0) + 1;
+}
+
+const INT_TERMS: ReadonlyArray<[CheckedColumn, number, boolean, number]> = [
+  // column, coefficient, reduced modulo P, value used for NULL
+  ["boot", 1, false, -2],
+  ["time", 3, true, -3],
+  ["address", 5, true, -5],
+  ["length", 7, true, -7],
+  ["pid", 11, true, -11],
+  ["vaddr", 13, true, -13],
+  ["inode", 17, true, -17],
+  ["file_offset", 19, true, -19],
+  ["beyond_eof", 23, false, -23],
+  ["op_id", 29, true, -29],
+  ["is_write", 31, false, -31],
+  ["result", 37, true, -37],
+];
+
+/** The weight of a row: spreads equal values in different rows apart (a swap changes the sum). */
+const WEIGHT_SQL = "(seq % 8 + 1)";
+
+/**
+ * SQL select-list fragment: the page's fingerprint as three integer sums, named fp_int, fp_enum
+ * and fp_text. Used in the same SELECT that reads the page's encoded bytes.
+ */
+export const PAGE_FINGERPRINT_SQL = [
+  `sum(${WEIGHT_SQL} * (${INT_TERMS.map(([c, k, mod, nul]) => `${k} * ifnull(${mod ? `${c} % ${P}` : c}, ${nul})`).join(" + ")})) AS fp_int`,
+  `sum(${WEIGHT_SQL} * (${sqlWordCode("kind", KINDS)} + 128 * ${sqlWordCode("source", SOURCES)} + 16384 * ${sqlWordCode("flush_kind", FLUSH_KINDS)} + 2097152 * ${sqlWordCode("fault_outcome", OUTCOMES)})) AS fp_enum`,
+  `sum(${WEIGHT_SQL} * (${sqlTextCode("op_name")} + 1048576 * ${sqlTextCode("errno")})) AS fp_text`,
+].join(", ");
+
+export interface PageFingerprint {
+  fpInt: number;
+  fpEnum: number;
+  fpText: number;
+}
+
+/** Accumulates the fingerprint of events as SQLite computes it for their rows. */
+export class FingerprintAccumulator implements PageFingerprint {
+  fpInt = 0;
+  fpEnum = 0;
+  fpText = 0;
+
+  reset(): void {
+    this.fpInt = 0;
+    this.fpEnum = 0;
+    this.fpText = 0;
+  }
+
+  add(ev: Event): void {
+    const weight = (ev.seq % 8) + 1;
+    // The hot kinds without building the whole expected row.
+    if (ev.kind === "store") {
+      this.fpInt +=
+        weight *
+        (ev.boot +
+          3 * (ev.time % P) +
+          5 * (ev.addr % P) +
+          7 * (ev.data.length % P) +
+          11 * (ev.pid % P) +
+          13 * (ev.vaddr % P) +
+          17 * (ev.inode % P) +
+          19 * (ev.fileOffset % P) +
+          23 * (ev.beyondEof ? 1 : 0) +
+          29 * (ev.opId % P) +
+          31 * -31 +
+          37 * -37);
+      this.fpEnum += weight * (1 + 128 * (SOURCES.indexOf(ev.source) + 1));
+      return;
+    }
+    const row = expectedColumns(ev);
+    let ints = 0;
+    for (const [column, k, mod, nul] of INT_TERMS) {
+      const v = row[column] as number | null;
+      ints += k * (v === null ? nul : mod ? v % P : v);
+    }
+    this.fpInt += weight * ints;
+    this.fpEnum +=
+      weight *
+      (jsWordCode(row.kind as string, KINDS) +
+        128 * jsWordCode(row.source as string | null, SOURCES) +
+        16384 * jsWordCode(row.flush_kind as string | null, FLUSH_KINDS) +
+        2097152 * jsWordCode(row.fault_outcome as string | null, OUTCOMES));
+    this.fpText += weight * (jsTextCode(row.op_name as string | null) + 1048576 * jsTextCode(row.errno as string | null));
+  }
+
+  equals(other: { fp_int: unknown; fp_enum: unknown; fp_text: unknown }): boolean {
+    return other.fp_int === this.fpInt && other.fp_enum === this.fpEnum && other.fp_text === this.fpText;
+  }
+}

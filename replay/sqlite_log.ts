@@ -1,0 +1,342 @@
+/**
+ * A node's events read back from the coordinator's SQLite event log (proto/sqlite_schema.ts),
+ * read-only, in seq order, one bounded page at a time.
+ *
+ * Each page is one aggregate SELECT over a seq range of the primary key: it returns the count, the
+ * first and last seq, the encoded events concatenated in one blob with their lengths, and a
+ * fingerprint of the plain columns (row_check.ts). One row per page instead of one JS object per
+ * event is what makes reading cheap; the next page's query runs on SQLite's thread while replay
+ * applies the current one.
+ *
+ * Invariant: an event leaves this module only if its row exists at its seq, decodes, belongs to the
+ * node, and its plain columns (and its power_losses / mounts side row) agree with it; otherwise a
+ * typed ReplayError names the row. A page that looks wrong in any way is re-read row by row to name
+ * the first bad row precisely.
+ */
+import { existsSync } from "node:fs";
+import sqlite3 from "sqlite3";
+import type { Event, MountEvent, Persistence, PowerLossEvent } from "../proto/index.js";
+import { WireFormatError, isPersistence } from "../proto/index.js";
+import {
+  EventLogFileError,
+  LogCorruptEventError,
+  LogDuplicateError,
+  LogGapError,
+  LogRowMismatchError,
+  NodeNotFoundError,
+  ReplayError,
+} from "./errors.js";
+import type { DimmGeometry, EventLogSource, LogInfo } from "./event_source.js";
+import { POWER_LOSSES_MAX } from "./event_source.js";
+import { CHECKED_COLUMNS, FingerprintAccumulator, PAGE_FINGERPRINT_SQL, firstDifference } from "./row_check.js";
+import { decodeEventFast } from "./wire_decode.js";
+
+/** Events per page by default, and the bounds a caller may choose from. */
+export const PAGE_EVENTS_DEFAULT = 8192;
+export const PAGE_EVENTS_MAX = 65536;
+/** Node names listed in a NodeNotFoundError at most. */
+const KNOWN_NODES_MAX = 100;
+
+export interface SqliteEventLogOptions {
+  pageEvents?: number;
+}
+
+interface PageRow {
+  n: number;
+  first: number | null;
+  last: number | null;
+  lengths: string | null;
+  packed: Buffer | null;
+  fp_int: unknown;
+  fp_enum: unknown;
+  fp_text: unknown;
+}
+
+interface FetchedPage {
+  from: number;
+  to: number;
+  row: PageRow;
+}
+
+type SqlParam = string | number;
+
+export class SqliteEventLog implements EventLogSource {
+  private readonly pageSql: string;
+  private readonly fingerprint = new FingerprintAccumulator();
+
+  private constructor(
+    private readonly db: sqlite3.Database,
+    readonly file: string,
+    readonly node: string,
+    private readonly pageEvents: number,
+  ) {
+    this.pageSql =
+      "SELECT count(*) AS n, min(seq) AS first, max(seq) AS last, group_concat(length(encoded)) AS lengths, " +
+      `CAST(group_concat(encoded, '') AS BLOB) AS packed, ${PAGE_FINGERPRINT_SQL} ` +
+      "FROM events WHERE node = ? AND seq BETWEEN ? AND ?";
+  }
+
+  /** Opens `file` read-only for `node`. Throws EventLogFileError or NodeNotFoundError. */
+  static async open(file: string, node: string, options: SqliteEventLogOptions = {}): Promise<SqliteEventLog> {
+    const pageEvents = options.pageEvents ?? PAGE_EVENTS_DEFAULT;
+    if (!Number.isSafeInteger(pageEvents) || pageEvents < 1 || pageEvents > PAGE_EVENTS_MAX) {
+      throw new RangeError(`pageEvents ${pageEvents} must be an integer in [1, ${PAGE_EVENTS_MAX}]`);
+    }
+    if (!existsSync(file)) throw new EventLogFileError(file, `${file}: no such event log file`);
+    const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+      const handle = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (error) =>
+        error ? reject(new EventLogFileError(file, `${file}: cannot open: ${error.message}`, { cause: error })) : resolve(handle),
+      );
+    });
+    const log = new SqliteEventLog(db, file, node, pageEvents);
+    try {
+      await log.run("PRAGMA busy_timeout = 10000");
+      const table = await log.get<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'", []);
+      if (table === undefined) throw new EventLogFileError(file, `${file} is not a daxsim event log: it has no events table`);
+      const any = await log.get<{ seq: number }>("SELECT seq FROM events WHERE node = ? LIMIT 1", [node]);
+      if (any === undefined) throw new NodeNotFoundError(node, await log.knownNodes());
+    } catch (error) {
+      await log.close().catch(() => undefined);
+      throw error;
+    }
+    return log;
+  }
+
+  async info(): Promise<LogInfo> {
+    const range = await this.get<{ first: number | null; last: number | null }>("SELECT min(seq) AS first, max(seq) AS last FROM events WHERE node = ?", [this.node]);
+    const progress = await this.optional<{ highest: number }>("SELECT highest_seq AS highest FROM ingest_progress WHERE node = ?", [this.node]);
+    const losses = await this.all<{ seq: number; persistence: string }>("SELECT seq, persistence FROM power_losses WHERE node = ? ORDER BY seq LIMIT ?", [this.node, POWER_LOSSES_MAX + 1]);
+    if (losses.length > POWER_LOSSES_MAX) throw new RangeError(`${this.file}: node ${this.node} has more than ${POWER_LOSSES_MAX} power losses`);
+    const first = losses[0]?.persistence;
+    const dimm = await this.recordedDimm();
+    return {
+      node: this.node,
+      firstSeq: range?.first ?? 0,
+      lastSeq: range?.last ?? 0,
+      ...(progress !== undefined ? { expectedLastSeq: progress.highest } : {}),
+      ...(dimm !== undefined ? { dimm } : {}),
+      powerLossSeqs: losses.map((l) => l.seq),
+      ...(first !== undefined && isPersistence(first) ? { firstPowerLossPersistence: first } : {}),
+    };
+  }
+
+  /**
+   * The DIMM as recorded beside the log, if the `nodes` table has columns for it (a coordinator
+   * that records node announcements may add `dimm_size_bytes` and `persistence`).
+   */
+  private async recordedDimm(): Promise<Partial<DimmGeometry> | undefined> {
+    const columns = await this.all<{ name: string }>("PRAGMA table_info(nodes)", []);
+    const names = new Set(columns.map((c) => c.name));
+    if (!names.has("dimm_size_bytes") && !names.has("persistence")) return undefined;
+    const row = await this.get<Record<string, unknown>>("SELECT * FROM nodes WHERE node = ?", [this.node]);
+    if (row === undefined) return undefined;
+    const dimm: Partial<DimmGeometry> = {};
+    if (typeof row.dimm_size_bytes === "number") dimm.sizeBytes = row.dimm_size_bytes;
+    if (typeof row.persistence === "string" && isPersistence(row.persistence)) dimm.persistence = row.persistence;
+    return dimm;
+  }
+
+  async *pages(afterSeq: number, toSeq: number): AsyncIterable<readonly Event[]> {
+    let from = afterSeq + 1;
+    if (from > toSeq) return;
+    let next: Promise<FetchedPage> | undefined = this.fetchPage(from, Math.min(toSeq, from + this.pageEvents - 1));
+    while (next !== undefined) {
+      const page: FetchedPage = await next;
+      const full: boolean = page.row.n === page.to - page.from + 1;
+      from = page.to + 1;
+      // Start the next query before decoding this page, so SQLite reads while we work.
+      next = full && from <= toSeq ? this.fetchPage(from, Math.min(toSeq, from + this.pageEvents - 1)) : undefined;
+      next?.catch(() => undefined); // handled when awaited; never an unhandled rejection
+      const events = await this.checkedPage(page);
+      if (events.length > 0) yield events;
+      if (!full) {
+        if (events.length > 0 || page.row.n === 0) await this.checkNothingAfter(page.row.last ?? page.from - 1, page.to);
+        return;
+      }
+    }
+  }
+
+  private async fetchPage(from: number, to: number): Promise<FetchedPage> {
+    const row = await this.get<PageRow>(this.pageSql, [this.node, from, to]);
+    return { from, to, row: row ?? { n: 0, first: null, last: null, lengths: null, packed: null, fp_int: null, fp_enum: null, fp_text: null } };
+  }
+
+  /** The log ends at `last` (the page stopped short of `to`): anything after it means a hole. */
+  private async checkNothingAfter(last: number, to: number): Promise<void> {
+    const after = await this.get<{ seq: number | null }>("SELECT min(seq) AS seq FROM events WHERE node = ? AND seq > ?", [this.node, last]);
+    const found = after?.seq ?? null;
+    if (found !== null && found <= to) return; // cannot happen: the page would have held it
+    if (found !== null) throw new LogGapError(this.node, last + 1, found - 1, found);
+  }
+
+  /** Decodes and checks a page; any irregularity is settled row by row (exactPage). */
+  private async checkedPage(page: FetchedPage): Promise<Event[]> {
+    const { row, from } = page;
+    if (row.n === 0) return [];
+    const contiguous = row.first === from && row.last === from + row.n - 1;
+    const events = contiguous ? this.decodePage(page) : undefined;
+    const fingerprintOk = events !== undefined && this.fingerprint.equals(row);
+    const checked = events !== undefined && fingerprintOk ? events : await this.exactPage(from, row.last ?? from);
+    for (const ev of checked) {
+      if (ev.kind === "powerLoss") await this.checkPowerLossRow(ev);
+      else if (ev.kind === "mount") await this.checkMountRow(ev);
+    }
+    return checked;
+  }
+
+  /** The fast path: undefined when anything about the page needs the row-by-row check. */
+  private decodePage(page: FetchedPage): Event[] | undefined {
+    const { row, from } = page;
+    const packed = row.packed;
+    const lengths = row.lengths;
+    if (packed === null || lengths === null) return undefined;
+    const events: Event[] = new Array<Event>(row.n);
+    const fp = this.fingerprint;
+    fp.reset();
+    let offset = 0;
+    let i = 0;
+    let length = 0;
+    // Parses "12,345,6" without allocating: one length per row, in seq order.
+    for (let k = 0; k <= lengths.length; k++) {
+      const ch = k < lengths.length ? lengths.charCodeAt(k) : 44;
+      if (ch !== 44) {
+        length = length * 10 + (ch - 48);
+        continue;
+      }
+      if (i >= row.n || offset + length > packed.length) return undefined;
+      let decoded: { node: string; event: Event };
+      try {
+        decoded = decodeEventFast(packed.subarray(offset, offset + length));
+      } catch {
+        return undefined;
+      }
+      const ev = decoded.event;
+      if (decoded.node !== this.node || ev.seq !== from + i) return undefined;
+      fp.add(ev);
+      events[i++] = ev;
+      offset += length;
+      length = 0;
+    }
+    if (i !== row.n || offset !== packed.length) return undefined;
+    return events;
+  }
+
+  /** Row-by-row check of [from, to]: names the first bad row, or returns the events. */
+  private async exactPage(from: number, to: number): Promise<Event[]> {
+    const rows = await this.all<Record<string, unknown> & { node: string; seq: number; encoded: Buffer | null }>(
+      `SELECT node, ${CHECKED_COLUMNS.join(", ")}, encoded FROM events WHERE node = ? AND seq BETWEEN ? AND ? ORDER BY seq`,
+      [this.node, from, to],
+    );
+    const events: Event[] = [];
+    let expected = from;
+    for (const row of rows) {
+      if (row.seq !== expected) throw new LogGapError(this.node, expected, row.seq - 1, row.seq);
+      const ev = this.decodeRow(row);
+      if (ev.seq !== row.seq) {
+        if (ev.seq < row.seq) throw new LogDuplicateError(this.node, ev.seq, row.seq);
+        throw new LogRowMismatchError(this.node, row.seq, "seq", row.seq, ev.seq);
+      }
+      const difference = firstDifference(row, ev);
+      if (difference !== undefined) throw new LogRowMismatchError(this.node, row.seq, difference.column, difference.rowValue, difference.eventValue);
+      events.push(ev);
+      expected++;
+    }
+    return events;
+  }
+
+  private decodeRow(row: { node: string; seq: number; encoded: Buffer | null }): Event {
+    if (!(row.encoded instanceof Uint8Array)) throw new LogCorruptEventError(this.node, row.seq, `encoded is ${row.encoded === null ? "NULL" : typeof row.encoded}, not a blob`);
+    let decoded: { node: string; event: Event };
+    try {
+      decoded = decodeEventFast(row.encoded);
+    } catch (error) {
+      if (error instanceof WireFormatError) throw new LogCorruptEventError(this.node, row.seq, error.message, { cause: error });
+      throw error;
+    }
+    if (decoded.node !== this.node) throw new LogRowMismatchError(this.node, row.seq, "node", row.node, decoded.node);
+    return decoded.event;
+  }
+
+  private async checkPowerLossRow(ev: PowerLossEvent): Promise<void> {
+    const row = await this.get<Record<string, unknown>>("SELECT * FROM power_losses WHERE node = ? AND seq = ?", [this.node, ev.seq]);
+    if (row === undefined) throw new LogRowMismatchError(this.node, ev.seq, "power_losses", null, "a row for this power loss");
+    let linesLost = 0;
+    for (const d of ev.lines) if (d.wordKept.length > 0 ? d.wordKept.every((k) => k === 0) : d.kept === 0) linesLost++;
+    this.compareSide(ev.seq, "power_losses", row, {
+      boot: ev.boot,
+      policy: ev.policy,
+      seed: ev.seed.toString(),
+      persistence: ev.persistence,
+      reason: ev.reason,
+      media_sha256: hex(ev.mediaSha256),
+      lines_decided: ev.lines.length,
+      lines_lost: linesLost,
+    });
+  }
+
+  private async checkMountRow(ev: MountEvent): Promise<void> {
+    const row = await this.get<Record<string, unknown>>("SELECT * FROM mounts WHERE node = ? AND seq = ?", [this.node, ev.seq]);
+    if (row === undefined) throw new LogRowMismatchError(this.node, ev.seq, "mounts", null, "a row for this mount");
+    this.compareSide(ev.seq, "mounts", row, {
+      boot: ev.boot,
+      options: ev.options,
+      recovered_txns: ev.recoveredTxns,
+      fsck_clean: ev.fsckClean ? 1 : 0,
+      fsck_problems: ev.fsckProblems,
+      media_sha256: hex(ev.mediaSha256),
+      formatted: ev.formatted ? 1 : 0,
+    });
+  }
+
+  private compareSide(seq: number, table: string, row: Record<string, unknown>, expected: Record<string, unknown>): void {
+    for (const [column, want] of Object.entries(expected)) {
+      if (row[column] !== want) throw new LogRowMismatchError(this.node, seq, `${table}.${column}`, row[column], want);
+    }
+  }
+
+  private async knownNodes(): Promise<string[]> {
+    const rows = await this.all<{ node: string }>("SELECT DISTINCT node FROM events ORDER BY node LIMIT ?", [KNOWN_NODES_MAX]);
+    return rows.map((r) => r.node);
+  }
+
+  /** A query on a table that older or foreign logs may lack: undefined instead of an error. */
+  private async optional<T>(sql: string, params: SqlParam[]): Promise<T | undefined> {
+    try {
+      return await this.get<T>(sql, params);
+    } catch (error) {
+      if (error instanceof EventLogFileError && /no such table/.test(error.message)) return undefined;
+      throw error;
+    }
+  }
+
+  private run(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => this.db.run(sql, (error) => (error ? reject(this.wrap(error, sql)) : resolve())));
+  }
+
+  private get<T>(sql: string, params: SqlParam[]): Promise<T | undefined> {
+    return new Promise((resolve, reject) => this.db.get<T>(sql, params, (error, row) => (error ? reject(this.wrap(error, sql)) : resolve(row))));
+  }
+
+  private all<T>(sql: string, params: SqlParam[]): Promise<T[]> {
+    return new Promise((resolve, reject) => this.db.all<T>(sql, params, (error, rows) => (error ? reject(this.wrap(error, sql)) : resolve(rows))));
+  }
+
+  private wrap(error: Error, sql: string): ReplayError {
+    const damaged = /malformed|not a database|SQLITE_CORRUPT|SQLITE_NOTADB/i.test(error.message);
+    const what = damaged ? "the file is damaged (truncated or overwritten)" : error.message;
+    return new EventLogFileError(this.file, `${this.file}: ${what} (in: ${sql.slice(0, 80)}${sql.length > 80 ? "…" : ""})`, { cause: error });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => this.db.close((error) => (error ? reject(this.wrap(error, "close")) : resolve())));
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
+/** Persistence values a `nodes` row may hold (exported for tests of recorded geometry). */
+export function persistenceOrUndefined(value: unknown): Persistence | undefined {
+  return typeof value === "string" && isPersistence(value) ? value : undefined;
+}
