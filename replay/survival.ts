@@ -1,0 +1,477 @@
+/**
+ * The survival report of one power loss: every store made since the previous power loss (or since
+ * the log began), classified by what the media holds for its bytes after the power loss.
+ *
+ *   survived    its bytes are on media (all of them, or — `partial` — some, the rest lost);
+ *   lost        none of its bytes is on media: older content is there;
+ *   superseded  every byte of it was overwritten by later stores that reached media;
+ *   zeroed      … and those later stores were zeroing (extension, truncate, punch, zero range,
+ *               block allocation, recovery), named with their op.
+ * Partial survival is shown per cache line: which of the store's bytes and 8-byte words are on
+ * media, and whether the line was durable before the power loss or pending and decided by the
+ * policy (version k of n, kept m / per-word prefixes under `torn`). Stores past EOF are listed
+ * again on their own: did they reach media, and did a later extension (or truncate) zero them.
+ *
+ * How ownership is found without a second copy of the persistence model: the window is replayed
+ * again into three shadow DimmStates through the same applyEvent, with each store's bytes replaced
+ * by byte k of the store's index in the window. Flushes, fences and the power-loss decision act on
+ * lines and versions, never on contents, so after the power loss shadow byte b holds the index of
+ * the store whose byte b is on media (0: content from before the window).
+ *
+ * Invariants: replay verifies every recorded hash up to the power loss first (replayer.ts); the
+ * window holds at most `storesMax` stores (< 2^24, the shadow index range).
+ */
+import type { Event, LineDecision, PowerLossEvent, StoreEvent } from "../proto/index.js";
+import { DimmState, JOURNAL_RECORDS_MAX_DEFAULT, LINE_BYTES, PAGE_BYTES, WORD_BYTES, applyEvent, pendingLineVersions } from "../node/index.js";
+import { PowerLossNotFoundError, ReplayLimitError } from "./errors.js";
+import type { DimmGeometry, EventLogSource } from "./event_source.js";
+import { replayLog } from "./replayer.js";
+
+export type SurvivalCategory = "survived" | "lost" | "superseded" | "zeroed";
+export const SURVIVAL_CATEGORIES: readonly SurvivalCategory[] = ["survived", "lost", "superseded", "zeroed"];
+
+/** Why a zeroing store zeroed: from its op (see zeroReason). */
+export type ZeroReason = "extension" | "truncate" | "punch" | "zero-range" | "allocation" | "recovery" | "mkfs" | "other";
+
+export interface ZeroingRef {
+  /** The zeroing store. */
+  seq: number;
+  /** The op it belongs to (start seq) and its name; null when it ran outside any op. */
+  opSeq: number | null;
+  op: string | null;
+  reason: ZeroReason;
+  /** Its bytes over the store it zeroed reached media. */
+  survived: boolean;
+}
+
+export interface LineOutcome {
+  /** Line index (address / 64) and address. */
+  line: number;
+  addr: number;
+  bytes: number;
+  survivedBytes: number;
+  /** Per 8-byte word of the line: '.' not written by this store, S survived, L lost, X superseded, Z zeroed, ~ mixed. */
+  words: string;
+  /** durable: made durable before the power loss; pending: decided by the power-loss policy. */
+  state: "durable" | "pending";
+  /** For a pending line: this store is pending version `version` of `versions`; the decision. */
+  version?: number;
+  versions?: number;
+  kept?: number;
+  wordKept?: number[];
+}
+
+export interface StoreOutcome {
+  seq: number;
+  boot: number;
+  addr: number;
+  length: number;
+  nonTemporal: boolean;
+  source: StoreEvent["source"];
+  pid: number;
+  vaddr: number;
+  inode: number;
+  fileOffset: number;
+  beyondEof: boolean;
+  /** The op the store was made by (its start seq and name), or what ran outside ops (mkfs, mount). */
+  opSeq: number | null;
+  op: string | null;
+  category: SurvivalCategory;
+  /** Some bytes survived and some were lost (torn or partly kept lines). */
+  partial: boolean;
+  survivedBytes: number;
+  lostBytes: number;
+  supersededBytes: number;
+  zeroedBytes: number;
+  /** Seqs of the later stores whose bytes replaced this one's on media (at most SUPERSEDERS_MAX). */
+  supersededBy: number[];
+  zeroedBy: ZeroingRef | null;
+  lines: LineOutcome[];
+}
+
+export interface BeyondEofOutcome {
+  seq: number;
+  inode: number;
+  fileOffset: number;
+  addr: number;
+  length: number;
+  category: SurvivalCategory;
+  /** Some of its bytes are on media after the power loss. */
+  reachedMedia: boolean;
+  survivedBytes: number;
+  /** Every line it touched was durable before the power loss (flushed and fenced). */
+  durableBeforeLoss: boolean;
+  /** The first later zeroing store over its bytes (extension, truncate …) and whether that survived. */
+  zeroedBy: ZeroingRef | null;
+}
+
+export interface SurvivalTotals {
+  stores: number;
+  bytes: number;
+}
+
+export interface SurvivalReport {
+  node: string;
+  powerLoss: {
+    seq: number;
+    boot: number;
+    policy: string;
+    seed: string;
+    persistence: string;
+    reason: string;
+    mediaSha256: string;
+    linesDecided: number;
+    /** Lines that kept none of their pending stores. */
+    linesLost: number;
+  };
+  /** Stores with fromSeq ≤ seq < powerLoss.seq were classified. */
+  window: { fromSeq: number; toSeq: number };
+  /** Recorded hashes replay reproduced on the way (PowerLoss and Mount events, this one included). */
+  hashesChecked: number;
+  totals: Record<SurvivalCategory, SurvivalTotals>;
+  partialStores: number;
+  stores: StoreOutcome[];
+  beyondEof: BeyondEofOutcome[];
+}
+
+export interface SurvivalOptions {
+  /** Seq of the PowerLoss event; default the latest one. */
+  powerLossSeq?: number;
+  dimm?: Partial<DimmGeometry>;
+  /** Stores in the window at most (default STORES_MAX_DEFAULT). */
+  storesMax?: number;
+}
+
+/** The shadow index has 24 bits (three shadow DIMMs); 0 means "before the window". */
+const SHADOW_INDEX_MAX = (1 << 24) - 1;
+export const STORES_MAX_DEFAULT = 1_000_000;
+const SUPERSEDERS_MAX = 8;
+const SHADOWS = 3;
+
+/** Classifies every store before a power loss. Replays (and verifies) the log up to it. */
+export async function survivalReport(source: EventLogSource, options: SurvivalOptions = {}): Promise<SurvivalReport> {
+  const info = await source.info();
+  const seqs = info.powerLossSeqs;
+  const target = options.powerLossSeq ?? seqs[seqs.length - 1];
+  if (target === undefined || !seqs.includes(target)) throw new PowerLossNotFoundError(source.node, target, seqs);
+  const storesMax = options.storesMax ?? STORES_MAX_DEFAULT;
+  if (!Number.isSafeInteger(storesMax) || storesMax < 1 || storesMax > SHADOW_INDEX_MAX) throw new RangeError(`storesMax must be an integer in [1, ${SHADOW_INDEX_MAX}]`);
+  let previous = 0;
+  for (const s of seqs) if (s < target) previous = s;
+  const window = new Window(source.node, previous, target, storesMax);
+  const result = await replayLog(source, { atSeq: target, ...(options.dimm !== undefined ? { dimm: options.dimm } : {}), observer: window });
+  const loss = window.powerLoss;
+  if (loss === undefined) throw new PowerLossNotFoundError(source.node, target, seqs);
+  return window.report(loss, result.hashesChecked);
+}
+
+interface StoreMeta {
+  ev: StoreEvent;
+  opSeq: number | null;
+  op: string | null;
+}
+
+interface OpInfo {
+  name: string;
+  seq: number;
+  sizeAfter: number;
+}
+
+/** The observer that keeps the shadows and bookkeeping of one window. */
+class Window {
+  powerLoss: PowerLossEvent | undefined;
+  private shadows: DimmState[] | undefined;
+  private readonly stores: StoreMeta[] = [];
+  /** page → indices of zeroing stores to it (1-based, as in the shadows). */
+  private readonly zeroingByPage = new Map<number, number[]>();
+  private readonly ops = new Map<number, OpInfo>();
+  private lastOpEventSeq = 0;
+  /** Stores between the window's start (log start or the previous power loss) and the next Mount. */
+  private phase: "mkfs" | "mount" | null;
+  private pendingBeforeLoss = new Map<number, number[]>();
+
+  constructor(
+    private readonly node: string,
+    private readonly previousLoss: number,
+    private readonly target: number,
+    private readonly storesMax: number,
+  ) {
+    this.phase = previousLoss === 0 ? "mkfs" : "mount";
+  }
+
+  before(ev: Event, state: DimmState): void {
+    if (ev.seq <= this.previousLoss) return;
+    this.shadows ??= Array.from({ length: SHADOWS }, () => new DimmState(state.sizeBytes, state.persistence));
+    if (ev.seq === this.target) {
+      if (ev.kind !== "powerLoss") throw new PowerLossNotFoundError(this.node, this.target, []);
+      this.powerLoss = ev;
+      this.pendingBeforeLoss = this.pendingSeqsByLine();
+    }
+    switch (ev.kind) {
+      case "store":
+        this.addStore(ev);
+        return;
+      case "flush":
+      case "fence":
+      case "powerLoss":
+        for (const shadow of this.shadows) {
+          applyEvent(shadow, ev);
+          if (ev.kind === "fence" && shadow.journal.length > JOURNAL_RECORDS_MAX_DEFAULT / 2) shadow.compactJournal();
+        }
+        return;
+      case "op":
+        this.ops.set(ev.startSeq, { name: ev.name, seq: ev.seq, sizeAfter: ev.sizeAfter });
+        this.lastOpEventSeq = ev.seq;
+        return;
+      case "mount":
+        this.phase = null;
+        return;
+      case "fault":
+        return;
+      default:
+        assertNever(ev);
+    }
+  }
+
+  private addStore(ev: StoreEvent): void {
+    if (this.stores.length >= this.storesMax) {
+      throw new ReplayLimitError(`node ${this.node}: more than ${this.storesMax} stores before the power loss at seq ${this.target}; raise the limit (--stores-max)`);
+    }
+    const index = this.stores.length + 1;
+    const open = this.phase === null && ev.opId > this.lastOpEventSeq && ev.opId <= ev.seq;
+    this.stores.push({ ev, opSeq: open ? ev.opId : null, op: this.phase });
+    for (let k = 0; k < SHADOWS; k++) {
+      const tag = (index >>> (8 * k)) & 0xff;
+      applyEvent(this.shadows![k]!, { ...ev, data: new Uint8Array(ev.data.length).fill(tag) });
+    }
+    if (ev.source === "zeroing") {
+      const page = Math.floor(ev.addr / PAGE_BYTES);
+      let list = this.zeroingByPage.get(page);
+      if (list === undefined) this.zeroingByPage.set(page, (list = []));
+      list.push(index);
+    }
+  }
+
+  /** line → seqs of its pending stores in program order, just before the power loss. */
+  private pendingSeqsByLine(): Map<number, number[]> {
+    const map = new Map<number, number[]>();
+    for (const p of pendingLineVersions(this.shadows![0]!)) map.set(p.line, p.records.map((r) => r.seq));
+    return map;
+  }
+
+  after(): void {}
+
+  report(loss: PowerLossEvent, hashesChecked: number): SurvivalReport {
+    const decisions = new Map<number, LineDecision>();
+    for (const d of loss.lines) decisions.set(d.line, d);
+    const totals = Object.fromEntries(SURVIVAL_CATEGORIES.map((c) => [c, { stores: 0, bytes: 0 }])) as Record<SurvivalCategory, SurvivalTotals>;
+    const stores: StoreOutcome[] = [];
+    const owners = new Int32Array(PAGE_BYTES);
+    let partialStores = 0;
+    for (let i = 0; i < this.stores.length; i++) {
+      const outcome = this.classify(i + 1, owners, decisions);
+      stores.push(outcome);
+      totals[outcome.category].stores++;
+      totals[outcome.category].bytes += outcome.length;
+      if (outcome.partial) partialStores++;
+    }
+    const beyondEof: BeyondEofOutcome[] = [];
+    stores.forEach((s, i) => {
+      if (s.beyondEof) beyondEof.push(this.beyondEofOutcome(s, i + 1));
+    });
+    let linesLost = 0;
+    for (const d of loss.lines) if (d.wordKept.length > 0 ? d.wordKept.every((k) => k === 0) : d.kept === 0) linesLost++;
+    return {
+      node: this.node,
+      powerLoss: {
+        seq: loss.seq,
+        boot: loss.boot,
+        policy: loss.policy,
+        seed: loss.seed.toString(),
+        persistence: loss.persistence,
+        reason: loss.reason,
+        mediaSha256: Buffer.from(loss.mediaSha256).toString("hex"),
+        linesDecided: loss.lines.length,
+        linesLost,
+      },
+      window: { fromSeq: this.previousLoss + 1, toSeq: loss.seq - 1 },
+      hashesChecked,
+      totals,
+      partialStores,
+      stores,
+      beyondEof,
+    };
+  }
+
+  /** Fills owners[0..length) with the window index owning each byte of [addr, addr+length) on media. */
+  private readOwners(addr: number, length: number, owners: Int32Array): void {
+    owners.fill(0, 0, length);
+    const bytes = Buffer.allocUnsafe(length);
+    for (let k = 0; k < SHADOWS; k++) {
+      this.shadows![k]!.readMedia(addr, bytes);
+      for (let b = 0; b < length; b++) owners[b] = owners[b]! | (bytes[b]! << (8 * k));
+    }
+  }
+
+  private classify(index: number, owners: Int32Array, decisions: Map<number, LineDecision>): StoreOutcome {
+    const meta = this.stores[index - 1]!;
+    const ev = meta.ev;
+    const length = ev.data.length;
+    this.readOwners(ev.addr, length, owners);
+    let survived = 0;
+    let lost = 0;
+    let superseded = 0;
+    let zeroed = 0;
+    const supersededBy: number[] = [];
+    let zeroedBy: ZeroingRef | null = null;
+    for (let b = 0; b < length; b++) {
+      const owner = owners[b]!;
+      if (owner === index) survived++;
+      else if (owner < index) lost++;
+      else if (this.stores[owner - 1]!.ev.source === "zeroing") {
+        zeroed++;
+        zeroedBy ??= this.zeroingRef(owner, ev.addr, length);
+      } else {
+        superseded++;
+        const by = this.stores[owner - 1]!.ev.seq;
+        if (supersededBy.length < SUPERSEDERS_MAX && !supersededBy.includes(by)) supersededBy.push(by);
+      }
+    }
+    const category: SurvivalCategory = survived > 0 ? "survived" : lost > 0 ? "lost" : superseded > 0 ? "superseded" : "zeroed";
+    const op = meta.opSeq !== null ? (this.ops.get(meta.opSeq)?.name ?? "(interrupted)") : meta.op;
+    return {
+      seq: ev.seq,
+      boot: ev.boot,
+      addr: ev.addr,
+      length,
+      nonTemporal: ev.nonTemporal,
+      source: ev.source,
+      pid: ev.pid,
+      vaddr: ev.vaddr,
+      inode: ev.inode,
+      fileOffset: ev.fileOffset,
+      beyondEof: ev.beyondEof,
+      opSeq: meta.opSeq,
+      op,
+      category,
+      partial: survived > 0 && lost > 0,
+      survivedBytes: survived,
+      lostBytes: lost,
+      supersededBytes: superseded,
+      zeroedBytes: zeroed,
+      supersededBy,
+      zeroedBy,
+      lines: this.lineOutcomes(index, ev, owners, decisions),
+    };
+  }
+
+  private lineOutcomes(index: number, ev: StoreEvent, owners: Int32Array, decisions: Map<number, LineDecision>): LineOutcome[] {
+    const out: LineOutcome[] = [];
+    const end = ev.addr + ev.data.length;
+    for (let line = Math.floor(ev.addr / LINE_BYTES); line * LINE_BYTES < end; line++) {
+      const lineAddr = line * LINE_BYTES;
+      let bytes = 0;
+      let survivedBytes = 0;
+      let words = "";
+      for (let w = 0; w < LINE_BYTES / WORD_BYTES; w++) {
+        let symbol = ".";
+        for (let a = lineAddr + w * WORD_BYTES; a < lineAddr + (w + 1) * WORD_BYTES; a++) {
+          if (a < ev.addr || a >= end) continue;
+          bytes++;
+          const s = this.byteSymbol(index, owners[a - ev.addr]!);
+          if (s === "S") survivedBytes++;
+          symbol = symbol === "." || symbol === s ? s : "~";
+        }
+        words += symbol;
+      }
+      const pending = this.pendingBeforeLoss.get(line);
+      const at = pending?.indexOf(ev.seq) ?? -1;
+      const outcome: LineOutcome = { line, addr: lineAddr, bytes, survivedBytes, words, state: at >= 0 ? "pending" : "durable" };
+      const decision = decisions.get(line);
+      if (at >= 0 && decision !== undefined) {
+        outcome.version = at + 1;
+        outcome.versions = decision.versions;
+        if (decision.wordKept.length > 0) outcome.wordKept = [...decision.wordKept];
+        else outcome.kept = decision.kept;
+      }
+      out.push(outcome);
+    }
+    return out;
+  }
+
+  private byteSymbol(index: number, owner: number): string {
+    if (owner === index) return "S";
+    if (owner < index) return "L";
+    return this.stores[owner - 1]!.ev.source === "zeroing" ? "Z" : "X";
+  }
+
+  /** The zeroing store `zeroing` (1-based index) as seen from a store at [addr, addr+length). */
+  private zeroingRef(zeroing: number, addr: number, length: number): ZeroingRef {
+    const meta = this.stores[zeroing - 1]!;
+    const z = meta.ev;
+    const lo = Math.max(addr, z.addr);
+    const hi = Math.min(addr + length, z.addr + z.data.length);
+    const owners = new Int32Array(Math.max(0, hi - lo));
+    if (hi > lo) this.readOwners(lo, hi - lo, owners);
+    const survived = hi > lo && owners.every((o) => o === zeroing);
+    const op = meta.opSeq !== null ? (this.ops.get(meta.opSeq) ?? null) : null;
+    return { seq: z.seq, opSeq: meta.opSeq, op: op?.name ?? meta.op, reason: zeroReason(meta, op), survived };
+  }
+
+  private beyondEofOutcome(store: StoreOutcome, index: number): BeyondEofOutcome {
+    let zeroedBy: ZeroingRef | null = store.zeroedBy;
+    if (zeroedBy === null) {
+      // A later zeroing store over it that did not reach media still counts: it was zeroed in the
+      // running system, and the power loss brought the bytes back.
+      const candidates = this.zeroingByPage.get(Math.floor(store.addr / PAGE_BYTES)) ?? [];
+      for (const z of candidates) {
+        const ze = this.stores[z - 1]!.ev;
+        if (z > index && ze.addr < store.addr + store.length && store.addr < ze.addr + ze.data.length) {
+          zeroedBy = this.zeroingRef(z, store.addr, store.length);
+          break;
+        }
+      }
+    }
+    return {
+      seq: store.seq,
+      inode: store.inode,
+      fileOffset: store.fileOffset,
+      addr: store.addr,
+      length: store.length,
+      category: store.category,
+      reachedMedia: store.survivedBytes > 0,
+      survivedBytes: store.survivedBytes,
+      durableBeforeLoss: store.lines.every((l) => l.state === "durable"),
+      zeroedBy,
+    };
+  }
+}
+
+/** Why a zeroing store zeroed, from its op (docs/replay.md lists the rules). */
+function zeroReason(meta: StoreMeta, op: OpInfo | null): ZeroReason {
+  if (meta.op === "mount") return "recovery";
+  if (meta.op === "mkfs") return "mkfs";
+  if (op === null) return "other";
+  switch (op.name) {
+    case "punch":
+      return "punch";
+    case "zero":
+      return "zero-range";
+    case "ftruncate":
+    case "truncate":
+    case "open":
+      // Growing zeroes in place from the old EOF (inode and offset known); shrinking zeroes the
+      // new EOF block through the journal (no inode) and frees the rest.
+      return meta.ev.inode !== 0 && meta.ev.fileOffset < op.sizeAfter ? "extension" : "truncate";
+    case "write":
+    case "pwrite":
+    case "fallocate":
+      return meta.ev.inode !== 0 && meta.ev.fileOffset % PAGE_BYTES === 0 && meta.ev.data.length === PAGE_BYTES && meta.ev.nonTemporal ? "allocation" : "extension";
+    default:
+      return "allocation";
+  }
+}
+
+function assertNever(value: never): never {
+  throw new TypeError(`unknown event kind ${JSON.stringify((value as { kind?: unknown }).kind)}`);
+}
