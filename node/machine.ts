@@ -337,7 +337,7 @@ export class Machine {
 
   lseek(pid: number, fd: number, offset: number): OpResult {
     return this.run("lseek", pid, { fd, offset }, () => {
-      const { file } = this.file(pid, fd, "read");
+      const file = this.mm.fileOf(this.mm.process(pid), fd); // any access mode may seek
       if (!Number.isSafeInteger(offset) || offset < 0) throw new FsError("EINVAL", `lseek offset ${offset}`);
       file.offset = offset;
       return { value: offset };
@@ -346,7 +346,9 @@ export class Machine {
 
   ftruncate(pid: number, fd: number, size: number): OpResult {
     return this.run("ftruncate", pid, { fd, size }, () => {
-      const { ino } = this.file(pid, fd, "write");
+      const file = this.mm.fileOf(this.mm.process(pid), fd);
+      if (!file.writable) throw new FsError("EINVAL", `ftruncate: fd ${fd} is not open for writing`); // as Linux, not EBADF
+      const { ino } = file;
       this.data.truncate(this.fs.inode(ino), size);
       return {};
     }, this.fdInode(pid, fd));

@@ -6,7 +6,8 @@
 //   2. the Debian package nats-server (apt-get, when running as root on Debian);
 //   3. dist/ rebuilt when a TypeScript source is newer than the last build.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -59,21 +60,42 @@ if (findNatsServer() === undefined) {
   }
 }
 
-// 3. dist/: rebuild when any TypeScript source is newer than the last build.
-function newestSource(dir) {
-  let newest = 0;
+// 3. dist/: rebuild when the sources differ from the ones of the last build made here. The
+//    fingerprint (every .ts path with its size and mtime, plus tsconfig and package.json) is
+//    written only after a successful build, so `tsc --noEmit` or an interrupted build never makes
+//    a stale dist/ look current.
+function sourceEntries(dir, out) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.name === "node_modules" || entry.name === "dist" || entry.name.startsWith(".")) continue;
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, mtime(path));
+    if (entry.isDirectory()) sourceEntries(path, out);
+    else if (entry.name.endsWith(".ts")) {
+      const st = statSync(path);
+      out.push(`${path}:${st.size}:${st.mtimeMs}`);
+    }
   }
-  return newest;
+  return out;
 }
-const buildInfo = join(root, "dist", ".tsbuildinfo");
-const sources = ["proto", "node", "replay", "coordinator", "bench", "scripts"].map((d) => join(root, d)).filter(existsSync);
-const newest = Math.max(...sources.map(newestSource), mtime(join(root, "tsconfig.json")));
-if (!existsSync(join(root, "dist", "coordinator", "cli", "main.js")) || newest > mtime(buildInfo)) {
-  run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"]);
+const fingerprintFile = join(root, "dist", ".source-fingerprint");
+const entries = [];
+for (const d of ["proto", "node", "replay", "coordinator", "bench", "scripts"]) if (existsSync(join(root, d))) sourceEntries(join(root, d), entries);
+for (const f of ["tsconfig.json", "package.json"]) entries.push(`${f}:${mtime(join(root, f))}`);
+const fingerprint = createHash("sha1").update(entries.sort().join("\n")).digest("hex");
+let built = "";
+try {
+  built = readFileSync(fingerprintFile, "utf8").trim();
+} catch {
+  built = "";
 }
-
+if (!existsSync(join(root, "dist", "coordinator", "cli", "main.js")) || built !== fingerprint) {
+  say("building dist/ (tsc)");
+  const tsc = spawnSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], { cwd: root, stdio: "inherit" });
+  // tsc emits JavaScript even when it reports type errors; `npm run typecheck` (and CI) fail on
+  // those. Here a type error only warns, so one unfinished file does not stop every command.
+  if (tsc.status !== 0) say(`tsc reported errors (exit ${tsc.status}); dist/ was still emitted — run \`npm run typecheck\``);
+  if (!existsSync(join(root, "dist", "coordinator", "cli", "main.js"))) {
+    say("the build produced no dist/coordinator/cli/main.js");
+    process.exit(1);
+  }
+  writeFileSync(fingerprintFile, `${fingerprint}\n`);
+}
