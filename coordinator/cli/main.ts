@@ -46,6 +46,24 @@ export const COMMANDS: readonly Command[] = [
   },
   ...CONTROL_COMMANDS,
   {
+    name: "replay",
+    summary: "rebuild a node's DIMM from the SQLite log at any seq, verifying every recorded media hash; optionally save it as an image",
+    usage: "daxsim replay --db FILE --node ID [--at-seq S] [--out IMG] [--json] [--dimm-size 64M] [--persistence adr|eadr]",
+    load: () => import("./cmd_replay.js"),
+  },
+  {
+    name: "survivors",
+    summary: "which stores survived a power loss: survived, lost, superseded or zeroed, per line, beyond-EOF stores apart",
+    usage: "daxsim survivors --db FILE --node ID [--power-loss SEQ | --latest] [--format table|json|csv] [--limit N] [--stores-max N]",
+    load: () => import("./cmd_survivors.js"),
+  },
+  {
+    name: "export",
+    summary: "export a node's stores, flushes and fences as a PMDK pmreorder store log",
+    usage: "daxsim export --db FILE --node ID --format pmreorder [--out FILE] [--media FILE] [--from-seq S] [--to-seq S] [--map-base HEX]",
+    load: () => import("./cmd_export.js"),
+  },
+  {
     name: "mkfs",
     summary: "format a new DIMM image with daxfs (refuses to overwrite a file without --force)",
     usage: "daxsim mkfs IMG --size 64M [--persistence adr|eadr] [--inodes N] [--seed S] [--force]",

@@ -1,0 +1,56 @@
+/**
+ * `daxsim export --db FILE --node n1 --format pmreorder [--out FILE] [--media FILE]
+ *  [--from-seq S] [--to-seq S] [--map-base HEX]`: the node's stores, flushes and fences as a PMDK
+ * pmreorder store log (docs/replay.md says how each event maps and how to run pmreorder on it).
+ * --media writes the raw DIMM media as it was just before --from-seq: the file the log registers,
+ * which pmreorder modifies and hands to the consistency checker.
+ */
+import { closeSync, openSync } from "node:fs";
+import { resolve } from "node:path";
+import { exportPmreorder, writeRawMedia } from "../../replay/index.js";
+import { parse, str } from "./args.js";
+import { UsageError } from "./errors.js";
+import { LOG_OPTIONS, dimmOverrides, logFileAndNode, seqOption, withLog, writeAll } from "./replay_tools.js";
+
+const FORMATS = ["pmreorder"] as const;
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { ...LOG_OPTIONS, format: { type: "string" }, out: { type: "string" }, media: { type: "string" }, "from-seq": { type: "string" }, "to-seq": { type: "string" }, "map-base": { type: "string" } },
+    false,
+  );
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const { db, node } = logFileAndNode(values);
+  const format = str(values, "format");
+  if (format === undefined || !(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format is required: ${FORMATS.join(", ")}`);
+  const fromSeq = seqOption(values, "from-seq");
+  const toSeq = seqOption(values, "to-seq");
+  const mapBaseText = str(values, "map-base");
+  const mapBase = mapBaseText === undefined ? undefined : Number(mapBaseText);
+  if (mapBase !== undefined && (!Number.isSafeInteger(mapBase) || mapBase < 0)) throw new UsageError(`--map-base ${mapBaseText}: expected a number such as 0x7f0000000000`);
+  const media = str(values, "media");
+  const out = str(values, "out");
+  const dimm = dimmOverrides(values);
+  return withLog(db, node, async (log) => {
+    const fd = out === undefined ? 1 : openSync(out, "w", 0o644);
+    try {
+      const stats = await exportPmreorder(log, (text) => writeAll(fd, text), {
+        mediaPath: media !== undefined ? resolve(media) : `daxsim-${node}.media`,
+        ...(mapBase !== undefined ? { mapBase } : {}),
+        ...(fromSeq !== undefined ? { fromSeq } : {}),
+        ...(toSeq !== undefined ? { toSeq } : {}),
+        dimm,
+        ...(media !== undefined ? { atStart: (state) => writeRawMedia(state, media) } : {}),
+      });
+      if (out !== undefined) {
+        process.stderr.write(
+          `daxsim export: seq ${stats.fromSeq}..${stats.toSeq}: ${stats.stores} stores as ${stats.storeEntries} STORE entries, ${stats.flushEntries} FLUSH, ${stats.fenceEntries} FENCE → ${out}${media !== undefined ? `; media before seq ${stats.fromSeq} → ${media}` : ""}\n`,
+        );
+      }
+    } finally {
+      if (fd !== 1) closeSync(fd);
+    }
+    return 0;
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * What the log commands (replay, survivors, export) share: their common options (--db, --node,
+ * --dimm-size, --persistence), opening the SQLite log read-only, and turning replay's typed errors
+ * into exit statuses: 3 when replay diverges from what the node recorded, 1 when the log itself is
+ * unusable (gap, duplicate, edited or cut rows, unknown node, unreadable file).
+ */
+import { writeSync } from "node:fs";
+import { isPersistence } from "../../proto/index.js";
+import { parseSize } from "../../node/index.js";
+import { ReplayDivergenceError, ReplayError, SqliteEventLog } from "../../replay/index.js";
+import type { DimmGeometry } from "../../replay/index.js";
+import { str } from "./args.js";
+import { CommandFailure, UsageError } from "./errors.js";
+
+export const LOG_OPTIONS = {
+  db: { type: "string" },
+  node: { type: "string" },
+  "dimm-size": { type: "string" },
+  persistence: { type: "string" },
+} as const;
+
+export const EXIT_LOG_UNUSABLE = 1;
+export const EXIT_DIVERGENCE = 3;
+
+export function logFileAndNode(values: Record<string, unknown>): { db: string; node: string } {
+  const db = str(values, "db");
+  const node = str(values, "node");
+  if (db === undefined) throw new UsageError("--db FILE is required (the coordinator's events.sqlite)");
+  if (node === undefined) throw new UsageError("--node ID is required");
+  return { db, node };
+}
+
+/** --dimm-size / --persistence, for logs that do not record them. */
+export function dimmOverrides(values: Record<string, unknown>): Partial<DimmGeometry> {
+  const out: Partial<DimmGeometry> = {};
+  const size = str(values, "dimm-size");
+  if (size !== undefined) {
+    try {
+      out.sizeBytes = parseSize(size);
+    } catch (error) {
+      throw new UsageError(`--dimm-size ${size}: ${(error as Error).message}`);
+    }
+  }
+  const persistence = str(values, "persistence");
+  if (persistence !== undefined) {
+    if (!isPersistence(persistence)) throw new UsageError(`--persistence ${persistence}: expected adr or eadr`);
+    out.persistence = persistence;
+  }
+  return out;
+}
+
+export function seqOption(values: Record<string, unknown>, name: string): number | undefined {
+  const text = str(values, name);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) throw new UsageError(`--${name} ${text}: expected a seq (an integer ≥ 0)`);
+  return value;
+}
+
+/** Opens the log, runs `body`, closes the log; replay errors become CommandFailures. */
+export async function withLog<T>(db: string, node: string, body: (log: SqliteEventLog) => Promise<T>): Promise<T> {
+  let log: SqliteEventLog | undefined;
+  try {
+    log = await SqliteEventLog.open(db, node);
+    return await body(log);
+  } catch (error) {
+    if (error instanceof ReplayDivergenceError) throw new CommandFailure(`${error.name}: ${error.message}`, EXIT_DIVERGENCE);
+    if (error instanceof ReplayError) throw new CommandFailure(`${error.name}: ${error.message}`, EXIT_LOG_UNUSABLE);
+    throw error;
+  } finally {
+    await log?.close().catch(() => undefined);
+  }
+}
+
+/** Writes text to a file descriptor completely (stdout may be a non-blocking pipe). */
+export function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text, "utf8");
+  let done = 0;
+  for (let spins = 0; done < bytes.length; ) {
+    try {
+      done += writeSync(fd, bytes, done, bytes.length - done);
+      spins = 0;
+    } catch (error) {
+      // A full pipe: wait for the reader (bounded: a reader that never reads is an error).
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN" || ++spins > 1_000_000) throw error;
+    }
+  }
+}
