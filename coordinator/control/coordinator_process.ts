@@ -43,12 +43,13 @@ export interface CoordinatorProcess {
 export async function startCoordinatorProcess(options: CoordinatorOptions): Promise<CoordinatorProcess> {
   const db = await EventDb.open(options.db);
   const readDb = await EventDb.open(options.db, { readOnly: true });
+  const experimentDb = await EventDb.open(options.db);
   const nc = await connect({ servers: options.nats, name: "daxsim-coordinator", ...COORDINATOR_CONNECTION });
   const ingest = await EventIngest.start({ nc, db, ...(options.log ? { log: options.log } : {}) });
   const registry = new NodeRegistry(nc);
   await registry.start();
   let grpc: RunningGrpcServer | undefined;
-  const service = coordinatorService({ registry, ingest, readDb, dbFile: options.db, natsUrl: options.nats, grpcAddress: () => grpc?.address ?? "" });
+  const service = coordinatorService({ registry, ingest, readDb, experimentDb, dbFile: options.db, natsUrl: options.nats, grpcAddress: () => grpc?.address ?? "" });
   grpc = await startGrpcServer(options.grpc ?? "127.0.0.1:0", [{ name: "daxsim.v1.Coordinator", definition: CoordinatorService, implementation: service }]);
   const running = grpc;
   let stopping: Promise<void> | undefined;
@@ -64,6 +65,7 @@ export async function startCoordinatorProcess(options: CoordinatorOptions): Prom
         await ingest.stop();
         await nc.drain().catch(() => undefined);
         await readDb.close().catch(() => undefined);
+        await experimentDb.close().catch(() => undefined);
         await db.close();
       })();
       return stopping;

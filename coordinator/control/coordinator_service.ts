@@ -23,7 +23,10 @@ import type {
   ListNodesRequest,
   ListNodesResponse,
   WatchEventsRequest,
+  RunExperimentRequest,
+  ExperimentUpdate,
 } from "../../proto/gen/daxsim/v1/coordinator.js";
+import { serveRunExperiment } from "./experiment_rpc.js";
 import type { Event as WireEvent, PowerLossPolicy as WirePolicy } from "../../proto/gen/daxsim/v1/events.js";
 import type { ExecResponse, PowerLossRequest, PowerLossResult } from "../../proto/gen/daxsim/v1/node.js";
 import { NodeControlClient } from "../../proto/gen/daxsim/v1/node.js";
@@ -56,6 +59,8 @@ export interface CoordinatorContext {
   dbFile: string;
   natsUrl: string;
   grpcAddress: () => string;
+  /** Where RunExperiment stores results (its own connection: ingest writes on another). */
+  experimentDb?: EventDb;
 }
 
 interface InjectPlan {
@@ -118,6 +123,10 @@ export function coordinatorService(ctx: CoordinatorContext): CoordinatorServer {
       }
       const results = plan.barrier ? await injectAtOnce(plan, registry) : await injectEach(plan, registry);
       callback(null, { results, seed: plan.seed, delayMs: BigInt(delayMs) });
+    },
+
+    runExperiment(call: ServerWritableStream<RunExperimentRequest, ExperimentUpdate>) {
+      serveRunExperiment(call, ctx.experimentDb);
     },
 
     watchEvents(call: ServerWritableStream<WatchEventsRequest, WireEvent>) {

@@ -45,6 +45,69 @@ export const protobufFileName = "daxsim/v1/coordinator.proto";
  * service from serving others (docs/api.md lists every code).
  */
 
+export interface RunExperimentRequest {
+  /** a workload file's content: an array of ops or {dimm, mount, seed, ops} */
+  workloadJson: string;
+  /** fence (default), store, op */
+  crashPoints: string;
+  /** prefix (default), subsets:K, random:N, full:CAP */
+  strategy: string;
+  /** per 8-byte word prefixes */
+  torn: boolean;
+  /** UNSPECIFIED: the workload's */
+  persistence: Persistence;
+  /** seeds random:N (default 1) */
+  seed: bigint;
+  /** worker threads on the coordinator's host, 1..16 (0 = 1) */
+  workers: number;
+}
+
+export interface ExperimentProgress {
+  crashPoint: number;
+  crashPoints: number;
+  states: bigint;
+  distinctImages: bigint;
+  violations: bigint;
+}
+
+export interface ExperimentViolation {
+  /** <crash seq>:<state index>, for daxsim experiment --reproduce */
+  id: string;
+  crashSeq: bigint;
+  /** -1: found while recording (no crash image) */
+  stateIndex: bigint;
+  /** mount, fsck, durability, atomicity, beyond-eof, mapping-coherence */
+  oracle: string;
+  message: string;
+  /** the line versions chosen: {"fallback": ..., "chosen": [...]} */
+  chosenJson: string;
+}
+
+export interface ExperimentSummary {
+  /** the row in the experiments table */
+  experimentId: string;
+  crashPoints: number;
+  states: bigint;
+  distinctImages: bigint;
+  violationsByOracle: { [key: string]: bigint };
+  elapsedMs: bigint;
+  statesPerSecond: bigint;
+  /** the whole result, as daxsim experiment --json prints it */
+  resultJson: string;
+}
+
+export interface ExperimentSummary_ViolationsByOracleEntry {
+  key: string;
+  value: bigint;
+}
+
+export interface ExperimentUpdate {
+  update: { $case: "progress"; value: ExperimentProgress } | { $case: "violation"; value: ExperimentViolation } | {
+    $case: "summary";
+    value: ExperimentSummary;
+  } | undefined;
+}
+
 export interface ListNodesRequest {
 }
 
@@ -162,6 +225,994 @@ export interface CoordinatorStatus {
   ingestFailure: string;
   grpcAddress: string;
 }
+
+function createBaseRunExperimentRequest(): RunExperimentRequest {
+  return { workloadJson: "", crashPoints: "", strategy: "", torn: false, persistence: 0, seed: 0n, workers: 0 };
+}
+
+export const RunExperimentRequest: MessageFns<RunExperimentRequest> = {
+  encode(message: RunExperimentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.workloadJson !== "") {
+      writer.uint32(10).string(message.workloadJson);
+    }
+    if (message.crashPoints !== "") {
+      writer.uint32(18).string(message.crashPoints);
+    }
+    if (message.strategy !== "") {
+      writer.uint32(26).string(message.strategy);
+    }
+    if (message.torn !== false) {
+      writer.uint32(32).bool(message.torn);
+    }
+    if (message.persistence !== 0) {
+      writer.uint32(40).int32(message.persistence);
+    }
+    if (message.seed !== 0n) {
+      if (BigInt.asUintN(64, message.seed) !== message.seed) {
+        throw new globalThis.Error("value provided for field message.seed of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.seed);
+    }
+    if (message.workers !== 0) {
+      writer.uint32(56).uint32(message.workers);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunExperimentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunExperimentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.workloadJson = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.crashPoints = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.strategy = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.torn = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.persistence = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.seed = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.workers = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunExperimentRequest {
+    return {
+      workloadJson: isSet(object.workloadJson)
+        ? globalThis.String(object.workloadJson)
+        : isSet(object.workload_json)
+        ? globalThis.String(object.workload_json)
+        : "",
+      crashPoints: isSet(object.crashPoints)
+        ? globalThis.String(object.crashPoints)
+        : isSet(object.crash_points)
+        ? globalThis.String(object.crash_points)
+        : "",
+      strategy: isSet(object.strategy) ? globalThis.String(object.strategy) : "",
+      torn: isSet(object.torn) ? globalThis.Boolean(object.torn) : false,
+      persistence: isSet(object.persistence) ? persistenceFromJSON(object.persistence) : 0,
+      seed: isSet(object.seed) ? BigInt(object.seed) : 0n,
+      workers: isSet(object.workers) ? globalThis.Number(object.workers) : 0,
+    };
+  },
+
+  toJSON(message: RunExperimentRequest): unknown {
+    const obj: any = {};
+    if (message.workloadJson !== "") {
+      obj.workloadJson = message.workloadJson;
+    }
+    if (message.crashPoints !== "") {
+      obj.crashPoints = message.crashPoints;
+    }
+    if (message.strategy !== "") {
+      obj.strategy = message.strategy;
+    }
+    if (message.torn !== false) {
+      obj.torn = message.torn;
+    }
+    if (message.persistence !== 0) {
+      obj.persistence = persistenceToJSON(message.persistence);
+    }
+    if (message.seed !== 0n) {
+      obj.seed = message.seed.toString();
+    }
+    if (message.workers !== 0) {
+      obj.workers = Math.round(message.workers);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunExperimentRequest>, I>>(base?: I): RunExperimentRequest {
+    return RunExperimentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunExperimentRequest>, I>>(object: I): RunExperimentRequest {
+    const message = createBaseRunExperimentRequest();
+    message.workloadJson = object.workloadJson ?? "";
+    message.crashPoints = object.crashPoints ?? "";
+    message.strategy = object.strategy ?? "";
+    message.torn = object.torn ?? false;
+    message.persistence = object.persistence ?? 0;
+    message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : 0n;
+    message.workers = object.workers ?? 0;
+    return message;
+  },
+};
+
+function createBaseExperimentProgress(): ExperimentProgress {
+  return { crashPoint: 0, crashPoints: 0, states: 0n, distinctImages: 0n, violations: 0n };
+}
+
+export const ExperimentProgress: MessageFns<ExperimentProgress> = {
+  encode(message: ExperimentProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.crashPoint !== 0) {
+      writer.uint32(8).uint32(message.crashPoint);
+    }
+    if (message.crashPoints !== 0) {
+      writer.uint32(16).uint32(message.crashPoints);
+    }
+    if (message.states !== 0n) {
+      if (BigInt.asUintN(64, message.states) !== message.states) {
+        throw new globalThis.Error("value provided for field message.states of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.states);
+    }
+    if (message.distinctImages !== 0n) {
+      if (BigInt.asUintN(64, message.distinctImages) !== message.distinctImages) {
+        throw new globalThis.Error("value provided for field message.distinctImages of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.distinctImages);
+    }
+    if (message.violations !== 0n) {
+      if (BigInt.asUintN(64, message.violations) !== message.violations) {
+        throw new globalThis.Error("value provided for field message.violations of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.violations);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExperimentProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExperimentProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.crashPoint = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.crashPoints = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.states = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.distinctImages = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.violations = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExperimentProgress {
+    return {
+      crashPoint: isSet(object.crashPoint)
+        ? globalThis.Number(object.crashPoint)
+        : isSet(object.crash_point)
+        ? globalThis.Number(object.crash_point)
+        : 0,
+      crashPoints: isSet(object.crashPoints)
+        ? globalThis.Number(object.crashPoints)
+        : isSet(object.crash_points)
+        ? globalThis.Number(object.crash_points)
+        : 0,
+      states: isSet(object.states) ? BigInt(object.states) : 0n,
+      distinctImages: isSet(object.distinctImages)
+        ? BigInt(object.distinctImages)
+        : isSet(object.distinct_images)
+        ? BigInt(object.distinct_images)
+        : 0n,
+      violations: isSet(object.violations) ? BigInt(object.violations) : 0n,
+    };
+  },
+
+  toJSON(message: ExperimentProgress): unknown {
+    const obj: any = {};
+    if (message.crashPoint !== 0) {
+      obj.crashPoint = Math.round(message.crashPoint);
+    }
+    if (message.crashPoints !== 0) {
+      obj.crashPoints = Math.round(message.crashPoints);
+    }
+    if (message.states !== 0n) {
+      obj.states = message.states.toString();
+    }
+    if (message.distinctImages !== 0n) {
+      obj.distinctImages = message.distinctImages.toString();
+    }
+    if (message.violations !== 0n) {
+      obj.violations = message.violations.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExperimentProgress>, I>>(base?: I): ExperimentProgress {
+    return ExperimentProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExperimentProgress>, I>>(object: I): ExperimentProgress {
+    const message = createBaseExperimentProgress();
+    message.crashPoint = object.crashPoint ?? 0;
+    message.crashPoints = object.crashPoints ?? 0;
+    message.states = (object.states !== undefined && object.states !== null) ? BigInt(object.states) : 0n;
+    message.distinctImages = (object.distinctImages !== undefined && object.distinctImages !== null)
+      ? BigInt(object.distinctImages)
+      : 0n;
+    message.violations = (object.violations !== undefined && object.violations !== null)
+      ? BigInt(object.violations)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseExperimentViolation(): ExperimentViolation {
+  return { id: "", crashSeq: 0n, stateIndex: 0n, oracle: "", message: "", chosenJson: "" };
+}
+
+export const ExperimentViolation: MessageFns<ExperimentViolation> = {
+  encode(message: ExperimentViolation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.crashSeq !== 0n) {
+      if (BigInt.asUintN(64, message.crashSeq) !== message.crashSeq) {
+        throw new globalThis.Error("value provided for field message.crashSeq of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.crashSeq);
+    }
+    if (message.stateIndex !== 0n) {
+      if (BigInt.asIntN(64, message.stateIndex) !== message.stateIndex) {
+        throw new globalThis.Error("value provided for field message.stateIndex of type int64 too large");
+      }
+      writer.uint32(24).int64(message.stateIndex);
+    }
+    if (message.oracle !== "") {
+      writer.uint32(34).string(message.oracle);
+    }
+    if (message.message !== "") {
+      writer.uint32(42).string(message.message);
+    }
+    if (message.chosenJson !== "") {
+      writer.uint32(50).string(message.chosenJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExperimentViolation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExperimentViolation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.crashSeq = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.stateIndex = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.oracle = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.chosenJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExperimentViolation {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      crashSeq: isSet(object.crashSeq)
+        ? BigInt(object.crashSeq)
+        : isSet(object.crash_seq)
+        ? BigInt(object.crash_seq)
+        : 0n,
+      stateIndex: isSet(object.stateIndex)
+        ? BigInt(object.stateIndex)
+        : isSet(object.state_index)
+        ? BigInt(object.state_index)
+        : 0n,
+      oracle: isSet(object.oracle) ? globalThis.String(object.oracle) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      chosenJson: isSet(object.chosenJson)
+        ? globalThis.String(object.chosenJson)
+        : isSet(object.chosen_json)
+        ? globalThis.String(object.chosen_json)
+        : "",
+    };
+  },
+
+  toJSON(message: ExperimentViolation): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.crashSeq !== 0n) {
+      obj.crashSeq = message.crashSeq.toString();
+    }
+    if (message.stateIndex !== 0n) {
+      obj.stateIndex = message.stateIndex.toString();
+    }
+    if (message.oracle !== "") {
+      obj.oracle = message.oracle;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.chosenJson !== "") {
+      obj.chosenJson = message.chosenJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExperimentViolation>, I>>(base?: I): ExperimentViolation {
+    return ExperimentViolation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExperimentViolation>, I>>(object: I): ExperimentViolation {
+    const message = createBaseExperimentViolation();
+    message.id = object.id ?? "";
+    message.crashSeq = (object.crashSeq !== undefined && object.crashSeq !== null) ? BigInt(object.crashSeq) : 0n;
+    message.stateIndex = (object.stateIndex !== undefined && object.stateIndex !== null)
+      ? BigInt(object.stateIndex)
+      : 0n;
+    message.oracle = object.oracle ?? "";
+    message.message = object.message ?? "";
+    message.chosenJson = object.chosenJson ?? "";
+    return message;
+  },
+};
+
+function createBaseExperimentSummary(): ExperimentSummary {
+  return {
+    experimentId: "",
+    crashPoints: 0,
+    states: 0n,
+    distinctImages: 0n,
+    violationsByOracle: {},
+    elapsedMs: 0n,
+    statesPerSecond: 0n,
+    resultJson: "",
+  };
+}
+
+export const ExperimentSummary: MessageFns<ExperimentSummary> = {
+  encode(message: ExperimentSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.experimentId !== "") {
+      writer.uint32(10).string(message.experimentId);
+    }
+    if (message.crashPoints !== 0) {
+      writer.uint32(16).uint32(message.crashPoints);
+    }
+    if (message.states !== 0n) {
+      if (BigInt.asUintN(64, message.states) !== message.states) {
+        throw new globalThis.Error("value provided for field message.states of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.states);
+    }
+    if (message.distinctImages !== 0n) {
+      if (BigInt.asUintN(64, message.distinctImages) !== message.distinctImages) {
+        throw new globalThis.Error("value provided for field message.distinctImages of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.distinctImages);
+    }
+    globalThis.Object.entries(message.violationsByOracle).forEach(([key, value]: [string, bigint]) => {
+      ExperimentSummary_ViolationsByOracleEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
+    if (message.elapsedMs !== 0n) {
+      if (BigInt.asUintN(64, message.elapsedMs) !== message.elapsedMs) {
+        throw new globalThis.Error("value provided for field message.elapsedMs of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.elapsedMs);
+    }
+    if (message.statesPerSecond !== 0n) {
+      if (BigInt.asUintN(64, message.statesPerSecond) !== message.statesPerSecond) {
+        throw new globalThis.Error("value provided for field message.statesPerSecond of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.statesPerSecond);
+    }
+    if (message.resultJson !== "") {
+      writer.uint32(66).string(message.resultJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExperimentSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExperimentSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.experimentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.crashPoints = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.states = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.distinctImages = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = ExperimentSummary_ViolationsByOracleEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.violationsByOracle[entry5.key] = entry5.value;
+            }
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.elapsedMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.statesPerSecond = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.resultJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExperimentSummary {
+    return {
+      experimentId: isSet(object.experimentId)
+        ? globalThis.String(object.experimentId)
+        : isSet(object.experiment_id)
+        ? globalThis.String(object.experiment_id)
+        : "",
+      crashPoints: isSet(object.crashPoints)
+        ? globalThis.Number(object.crashPoints)
+        : isSet(object.crash_points)
+        ? globalThis.Number(object.crash_points)
+        : 0,
+      states: isSet(object.states) ? BigInt(object.states) : 0n,
+      distinctImages: isSet(object.distinctImages)
+        ? BigInt(object.distinctImages)
+        : isSet(object.distinct_images)
+        ? BigInt(object.distinct_images)
+        : 0n,
+      violationsByOracle: isObject(object.violationsByOracle)
+        ? (globalThis.Object.entries(object.violationsByOracle) as [string, any][]).reduce(
+          (acc: { [key: string]: bigint }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: BigInt(value as string | number | bigint | boolean),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.violations_by_oracle)
+        ? (globalThis.Object.entries(object.violations_by_oracle) as [string, any][]).reduce(
+          (acc: { [key: string]: bigint }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: BigInt(value as string | number | bigint | boolean),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      elapsedMs: isSet(object.elapsedMs)
+        ? BigInt(object.elapsedMs)
+        : isSet(object.elapsed_ms)
+        ? BigInt(object.elapsed_ms)
+        : 0n,
+      statesPerSecond: isSet(object.statesPerSecond)
+        ? BigInt(object.statesPerSecond)
+        : isSet(object.states_per_second)
+        ? BigInt(object.states_per_second)
+        : 0n,
+      resultJson: isSet(object.resultJson)
+        ? globalThis.String(object.resultJson)
+        : isSet(object.result_json)
+        ? globalThis.String(object.result_json)
+        : "",
+    };
+  },
+
+  toJSON(message: ExperimentSummary): unknown {
+    const obj: any = {};
+    if (message.experimentId !== "") {
+      obj.experimentId = message.experimentId;
+    }
+    if (message.crashPoints !== 0) {
+      obj.crashPoints = Math.round(message.crashPoints);
+    }
+    if (message.states !== 0n) {
+      obj.states = message.states.toString();
+    }
+    if (message.distinctImages !== 0n) {
+      obj.distinctImages = message.distinctImages.toString();
+    }
+    if (message.violationsByOracle) {
+      const entries = globalThis.Object.entries(message.violationsByOracle) as [string, bigint][];
+      if (entries.length > 0) {
+        obj.violationsByOracle = {};
+        entries.forEach(([k, v]) => {
+          obj.violationsByOracle[k] = v.toString();
+        });
+      }
+    }
+    if (message.elapsedMs !== 0n) {
+      obj.elapsedMs = message.elapsedMs.toString();
+    }
+    if (message.statesPerSecond !== 0n) {
+      obj.statesPerSecond = message.statesPerSecond.toString();
+    }
+    if (message.resultJson !== "") {
+      obj.resultJson = message.resultJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExperimentSummary>, I>>(base?: I): ExperimentSummary {
+    return ExperimentSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExperimentSummary>, I>>(object: I): ExperimentSummary {
+    const message = createBaseExperimentSummary();
+    message.experimentId = object.experimentId ?? "";
+    message.crashPoints = object.crashPoints ?? 0;
+    message.states = (object.states !== undefined && object.states !== null) ? BigInt(object.states) : 0n;
+    message.distinctImages = (object.distinctImages !== undefined && object.distinctImages !== null)
+      ? BigInt(object.distinctImages)
+      : 0n;
+    message.violationsByOracle = (globalThis.Object.entries(object.violationsByOracle ?? {}) as [string, bigint][])
+      .reduce((acc: { [key: string]: bigint }, [key, value]: [string, bigint]) => {
+        if (value !== undefined) {
+          acc[key] = BigInt(value as string | number | bigint | boolean);
+        }
+        return acc;
+      }, {});
+    message.elapsedMs = (object.elapsedMs !== undefined && object.elapsedMs !== null) ? BigInt(object.elapsedMs) : 0n;
+    message.statesPerSecond = (object.statesPerSecond !== undefined && object.statesPerSecond !== null)
+      ? BigInt(object.statesPerSecond)
+      : 0n;
+    message.resultJson = object.resultJson ?? "";
+    return message;
+  },
+};
+
+function createBaseExperimentSummary_ViolationsByOracleEntry(): ExperimentSummary_ViolationsByOracleEntry {
+  return { key: "", value: 0n };
+}
+
+export const ExperimentSummary_ViolationsByOracleEntry: MessageFns<ExperimentSummary_ViolationsByOracleEntry> = {
+  encode(message: ExperimentSummary_ViolationsByOracleEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0n) {
+      if (BigInt.asUintN(64, message.value) !== message.value) {
+        throw new globalThis.Error("value provided for field message.value of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExperimentSummary_ViolationsByOracleEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExperimentSummary_ViolationsByOracleEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExperimentSummary_ViolationsByOracleEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? BigInt(object.value) : 0n,
+    };
+  },
+
+  toJSON(message: ExperimentSummary_ViolationsByOracleEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0n) {
+      obj.value = message.value.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExperimentSummary_ViolationsByOracleEntry>, I>>(
+    base?: I,
+  ): ExperimentSummary_ViolationsByOracleEntry {
+    return ExperimentSummary_ViolationsByOracleEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExperimentSummary_ViolationsByOracleEntry>, I>>(
+    object: I,
+  ): ExperimentSummary_ViolationsByOracleEntry {
+    const message = createBaseExperimentSummary_ViolationsByOracleEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null) ? BigInt(object.value) : 0n;
+    return message;
+  },
+};
+
+function createBaseExperimentUpdate(): ExperimentUpdate {
+  return { update: undefined };
+}
+
+export const ExperimentUpdate: MessageFns<ExperimentUpdate> = {
+  encode(message: ExperimentUpdate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.update?.$case) {
+      case "progress":
+        ExperimentProgress.encode(message.update.value, writer.uint32(10).fork()).join();
+        break;
+      case "violation":
+        ExperimentViolation.encode(message.update.value, writer.uint32(18).fork()).join();
+        break;
+      case "summary":
+        ExperimentSummary.encode(message.update.value, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExperimentUpdate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExperimentUpdate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.update = { $case: "progress", value: ExperimentProgress.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.update = { $case: "violation", value: ExperimentViolation.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.update = { $case: "summary", value: ExperimentSummary.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExperimentUpdate {
+    return {
+      update: isSet(object.progress)
+        ? { $case: "progress", value: ExperimentProgress.fromJSON(object.progress) }
+        : isSet(object.violation)
+        ? { $case: "violation", value: ExperimentViolation.fromJSON(object.violation) }
+        : isSet(object.summary)
+        ? { $case: "summary", value: ExperimentSummary.fromJSON(object.summary) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: ExperimentUpdate): unknown {
+    const obj: any = {};
+    if (message.update?.$case === "progress") {
+      obj.progress = ExperimentProgress.toJSON(message.update.value);
+    } else if (message.update?.$case === "violation") {
+      obj.violation = ExperimentViolation.toJSON(message.update.value);
+    } else if (message.update?.$case === "summary") {
+      obj.summary = ExperimentSummary.toJSON(message.update.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExperimentUpdate>, I>>(base?: I): ExperimentUpdate {
+    return ExperimentUpdate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExperimentUpdate>, I>>(object: I): ExperimentUpdate {
+    const message = createBaseExperimentUpdate();
+    switch (object.update?.$case) {
+      case "progress": {
+        if (object.update?.value !== undefined && object.update?.value !== null) {
+          message.update = { $case: "progress", value: ExperimentProgress.fromPartial(object.update.value) };
+        }
+        break;
+      }
+      case "violation": {
+        if (object.update?.value !== undefined && object.update?.value !== null) {
+          message.update = { $case: "violation", value: ExperimentViolation.fromPartial(object.update.value) };
+        }
+        break;
+      }
+      case "summary": {
+        if (object.update?.value !== undefined && object.update?.value !== null) {
+          message.update = { $case: "summary", value: ExperimentSummary.fromPartial(object.update.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
 
 function createBaseListNodesRequest(): ListNodesRequest {
   return {};
@@ -1832,6 +2883,21 @@ export const CoordinatorService = {
     responseSerialize: (value: CoordinatorStatus): Buffer => Buffer.from(CoordinatorStatus.encode(value).finish()),
     responseDeserialize: (value: Buffer): CoordinatorStatus => CoordinatorStatus.decode(value),
   },
+  /**
+   * A crash-consistency experiment (docs/experiments.md) run on the coordinator's host (and on
+   * `daxsim worker` processes when the coordinator was started with them in mind): progress
+   * updates, each violation as it is found, then the summary. The result is stored in SQLite
+   * (tables experiments, crash_states, violations).
+   */
+  runExperiment: {
+    path: "/daxsim.v1.Coordinator/RunExperiment" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: RunExperimentRequest): Buffer => Buffer.from(RunExperimentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RunExperimentRequest => RunExperimentRequest.decode(value),
+    responseSerialize: (value: ExperimentUpdate): Buffer => Buffer.from(ExperimentUpdate.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExperimentUpdate => ExperimentUpdate.decode(value),
+  },
 } as const;
 
 export interface CoordinatorServer extends UntypedServiceImplementation {
@@ -1848,6 +2914,13 @@ export interface CoordinatorServer extends UntypedServiceImplementation {
   watchEvents: handleServerStreamingCall<WatchEventsRequest, Event>;
   /** Ingest progress per node, lag, gaps, rejected messages. */
   status: handleUnaryCall<CoordinatorStatusRequest, CoordinatorStatus>;
+  /**
+   * A crash-consistency experiment (docs/experiments.md) run on the coordinator's host (and on
+   * `daxsim worker` processes when the coordinator was started with them in mind): progress
+   * updates, each violation as it is found, then the summary. The result is stored in SQLite
+   * (tables experiments, crash_states, violations).
+   */
+  runExperiment: handleServerStreamingCall<RunExperimentRequest, ExperimentUpdate>;
 }
 
 export interface CoordinatorClient extends Client {
@@ -1925,6 +2998,18 @@ export interface CoordinatorClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CoordinatorStatus) => void,
   ): ClientUnaryCall;
+  /**
+   * A crash-consistency experiment (docs/experiments.md) run on the coordinator's host (and on
+   * `daxsim worker` processes when the coordinator was started with them in mind): progress
+   * updates, each violation as it is found, then the summary. The result is stored in SQLite
+   * (tables experiments, crash_states, violations).
+   */
+  runExperiment(request: RunExperimentRequest, options?: Partial<CallOptions>): ClientReadableStream<ExperimentUpdate>;
+  runExperiment(
+    request: RunExperimentRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ExperimentUpdate>;
 }
 
 export const CoordinatorClient = makeGenericClientConstructor(
@@ -1948,6 +3033,10 @@ export type DeepPartial<T> = T extends bigint ? string | number | bigint
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
