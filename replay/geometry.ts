@@ -17,6 +17,8 @@ import type { DimmGeometry, EventLogSource, LogInfo } from "./event_source.js";
 /** Events read from the start of a log looking for mkfs's superblock, at most. */
 const SUPERBLOCK_SCAN_EVENTS_MAX = 1_000_000;
 const SUPERBLOCK_BYTES = 128;
+/** The first window read looking for it (mkfs is a few dozen events). */
+const SCAN_WINDOW_EVENTS = 32;
 
 export type GeometrySource = "given" | "recorded" | "inferred";
 
@@ -34,7 +36,7 @@ export async function resolveGeometry(source: EventLogSource, info: LogInfo, giv
     sizeFrom = "recorded";
   }
   if (sizeBytes === undefined) {
-    sizeBytes = await sizeFromSuperblock(source);
+    sizeBytes = await sizeFromSuperblock(source, info.lastSeq);
     sizeFrom = "inferred";
   }
   try {
@@ -52,16 +54,19 @@ export async function resolveGeometry(source: EventLogSource, info: LogInfo, giv
 }
 
 /** The size mkfs wrote into the superblock: the first store to address 0 before the first mount. */
-async function sizeFromSuperblock(source: EventLogSource): Promise<number> {
-  let scanned = 0;
-  for await (const page of source.pages(0, Number.MAX_SAFE_INTEGER)) {
-    for (const ev of page) {
-      const size = superblockSize(ev);
-      if (size !== undefined) return size;
-      if (ev.kind === "mount" || ++scanned >= SUPERBLOCK_SCAN_EVENTS_MAX) return noSize(source.node, ev.kind === "mount" ? `no mkfs before the first mount (seq ${ev.seq})` : `no mkfs in the first ${SUPERBLOCK_SCAN_EVENTS_MAX} events`);
+async function sizeFromSuperblock(source: EventLogSource, lastSeq: number): Promise<number> {
+  // Small windows first: mkfs is at the very start, and reading further than needed would also
+  // trip over damage later in the log before replay itself gets there to report it in order.
+  for (let after = 0, window = SCAN_WINDOW_EVENTS; after < Math.min(lastSeq, SUPERBLOCK_SCAN_EVENTS_MAX); after += window, window *= 4) {
+    for await (const page of source.pages(after, Math.min(lastSeq, after + window))) {
+      for (const ev of page) {
+        const size = superblockSize(ev);
+        if (size !== undefined) return size;
+        if (ev.kind === "mount") return noSize(source.node, `no mkfs before the first mount (seq ${ev.seq})`);
+      }
     }
   }
-  return noSize(source.node, "the log has no mkfs");
+  return noSize(source.node, lastSeq > SUPERBLOCK_SCAN_EVENTS_MAX ? `no mkfs in the first ${SUPERBLOCK_SCAN_EVENTS_MAX} events` : "the log has no mkfs");
 }
 
 function superblockSize(ev: Event): number | undefined {

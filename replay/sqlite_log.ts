@@ -147,8 +147,10 @@ export class SqliteEventLog implements EventLogSource {
       // Start the next query before decoding this page, so SQLite reads while we work.
       next = full && from <= toSeq ? this.fetchPage(from, Math.min(toSeq, from + this.pageEvents - 1)) : undefined;
       next?.catch(() => undefined); // handled when awaited; never an unhandled rejection
-      const events = await this.checkedPage(page);
+      const { events, error } = await this.checkedPage(page);
+      // The good events before a bad row go to replay first: the first problem in seq order wins.
       if (events.length > 0) yield events;
+      if (error !== undefined) throw error;
       if (!full) {
         if (events.length > 0 || page.row.n === 0) await this.checkNothingAfter(page.row.last ?? page.from - 1, page.to);
         return;
@@ -169,19 +171,23 @@ export class SqliteEventLog implements EventLogSource {
     if (found !== null) throw new LogGapError(this.node, last + 1, found - 1, found);
   }
 
-  /** Decodes and checks a page; any irregularity is settled row by row (exactPage). */
-  private async checkedPage(page: FetchedPage): Promise<Event[]> {
+  /**
+   * Decodes and checks a page; any irregularity is settled row by row (exactPage). Returns the
+   * good events and, if a row is bad, the error naming it (thrown after those events).
+   */
+  private async checkedPage(page: FetchedPage): Promise<{ events: Event[]; error: ReplayError | undefined }> {
     const { row, from } = page;
-    if (row.n === 0) return [];
+    if (row.n === 0) return { events: [], error: undefined };
     const contiguous = row.first === from && row.last === from + row.n - 1;
     const events = contiguous ? this.decodePage(page) : undefined;
     const fingerprintOk = events !== undefined && this.fingerprint.equals(row);
-    const checked = events !== undefined && fingerprintOk ? events : await this.exactPage(from, row.last ?? from);
-    for (const ev of checked) {
+    const exact = events !== undefined && fingerprintOk ? { events, error: undefined } : await this.exactPage(from, row.last ?? from);
+    // Problems are reported in seq order: side rows of the events before a bad row come first.
+    for (const ev of exact.events) {
       if (ev.kind === "powerLoss") await this.checkPowerLossRow(ev);
       else if (ev.kind === "mount") await this.checkMountRow(ev);
     }
-    return checked;
+    return exact;
   }
 
   /** The fast path: undefined when anything about the page needs the row-by-row check. */
@@ -221,27 +227,32 @@ export class SqliteEventLog implements EventLogSource {
     return events;
   }
 
-  /** Row-by-row check of [from, to]: names the first bad row, or returns the events. */
-  private async exactPage(from: number, to: number): Promise<Event[]> {
+  /** Row-by-row check of [from, to]: the good events before the first bad row, and its error. */
+  private async exactPage(from: number, to: number): Promise<{ events: Event[]; error: ReplayError | undefined }> {
     const rows = await this.all<Record<string, unknown> & { node: string; seq: number; encoded: Buffer | null }>(
       `SELECT node, ${CHECKED_COLUMNS.join(", ")}, encoded FROM events WHERE node = ? AND seq BETWEEN ? AND ? ORDER BY seq`,
       [this.node, from, to],
     );
     const events: Event[] = [];
     let expected = from;
-    for (const row of rows) {
-      if (row.seq !== expected) throw new LogGapError(this.node, expected, row.seq - 1, row.seq);
-      const ev = this.decodeRow(row);
-      if (ev.seq !== row.seq) {
-        if (ev.seq < row.seq) throw new LogDuplicateError(this.node, ev.seq, row.seq);
-        throw new LogRowMismatchError(this.node, row.seq, "seq", row.seq, ev.seq);
+    try {
+      for (const row of rows) {
+        if (row.seq !== expected) throw new LogGapError(this.node, expected, row.seq - 1, row.seq);
+        const ev = this.decodeRow(row);
+        if (ev.seq !== row.seq) {
+          if (ev.seq < row.seq) throw new LogDuplicateError(this.node, ev.seq, row.seq);
+          throw new LogRowMismatchError(this.node, row.seq, "seq", row.seq, ev.seq);
+        }
+        const difference = firstDifference(row, ev);
+        if (difference !== undefined) throw new LogRowMismatchError(this.node, row.seq, difference.column, difference.rowValue, difference.eventValue);
+        events.push(ev);
+        expected++;
       }
-      const difference = firstDifference(row, ev);
-      if (difference !== undefined) throw new LogRowMismatchError(this.node, row.seq, difference.column, difference.rowValue, difference.eventValue);
-      events.push(ev);
-      expected++;
+    } catch (error) {
+      if (error instanceof ReplayError) return { events, error };
+      throw error;
     }
-    return events;
+    return { events, error: undefined };
   }
 
   private decodeRow(row: { node: string; seq: number; encoded: Buffer | null }): Event {

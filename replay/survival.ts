@@ -200,7 +200,13 @@ class Window {
   }
 
   before(ev: Event, state: DimmState): void {
-    if (ev.seq <= this.previousLoss) return;
+    if (ev.seq <= this.previousLoss) {
+      // Ops end at their Op event, and every op still running ends at a power loss (interrupted):
+      // stores after it with a stale op id (mount-time recovery) belong to no op.
+      if (ev.kind === "op") this.lastOpEventSeq = ev.seq;
+      if (ev.kind === "powerLoss") this.lastOpEventSeq = ev.seq;
+      return;
+    }
     this.shadows ??= Array.from({ length: SHADOWS }, () => new DimmState(state.sizeBytes, state.persistence));
     if (ev.seq === this.target) {
       if (ev.kind !== "powerLoss") throw new PowerLossNotFoundError(this.node, this.target, []);
@@ -238,8 +244,10 @@ class Window {
       throw new ReplayLimitError(`node ${this.node}: more than ${this.storesMax} stores before the power loss at seq ${this.target}; raise the limit (--stores-max)`);
     }
     const index = this.stores.length + 1;
-    const open = this.phase === null && ev.opId > this.lastOpEventSeq && ev.opId <= ev.seq;
-    this.stores.push({ ev, opSeq: open ? ev.opId : null, op: this.phase });
+    // An op owns the events from its start seq until its Op event; a store whose op id names an
+    // op that already returned ran outside any op (mount-time recovery reuses the last op id).
+    const open = ev.opId > this.lastOpEventSeq && ev.opId <= ev.seq;
+    this.stores.push({ ev, opSeq: open ? ev.opId : null, op: open ? null : this.phase });
     for (let k = 0; k < SHADOWS; k++) {
       const tag = (index >>> (8 * k)) & 0xff;
       applyEvent(this.shadows![k]!, { ...ev, data: new Uint8Array(ev.data.length).fill(tag) });
