@@ -15,7 +15,6 @@
  *
  * The scratch DIMM is reused between images (reset to the base image, never reallocated).
  */
-import { createHash } from "node:crypto";
 import type { Event } from "../../proto/index.js";
 import { EventLog } from "../../node/events/event_log.js";
 import type { EventSink } from "../../node/events/event_log.js";
@@ -26,6 +25,7 @@ import { DaxFs } from "../../node/fs/fs.js";
 import { fsck } from "../../node/fs/fsck.js";
 import { MediaIo } from "../../node/fs/media_io.js";
 import { StepClock } from "../../node/sim/clock.js";
+import { hash128Hex } from "./fast_hash.js";
 import type { Recording } from "./recording.js";
 
 const PAGE = 4096;
@@ -260,7 +260,7 @@ function walk(fs: DaxFs, data: FileData, dir: string, out: Map<string, FileSumma
     } else {
       const inode = fs.inode(e.ino);
       const bytes = data.read(inode, 0, inode.size);
-      out.set(path, { ino: e.ino, size: inode.size, sha: createHash("sha256").update(bytes).digest("hex").slice(0, 32), dir: false });
+      out.set(path, { ino: e.ino, size: inode.size, sha: hash128Hex(bytes), dir: false });
     }
   }
 }

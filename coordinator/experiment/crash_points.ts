@@ -5,13 +5,13 @@
  * recorded events through the node's own apply function to each crash point in turn and builds the
  * image of a crash state: the durable media with each pending line at its chosen version.
  */
-import { createHash } from "node:crypto";
 import type { Event } from "../../proto/index.js";
 import { applyEvent, lineVersion, pendingLineVersions, tornLineVersion } from "../../node/dimm/apply.js";
 import type { PendingLine } from "../../node/dimm/apply.js";
 import { CHUNK_BYTES, LINE_BYTES, PAGE_BYTES } from "../../node/dimm/geometry.js";
 import { DimmState } from "../../node/dimm/state.js";
 import type { Persistence } from "../../proto/index.js";
+import { hash128Into } from "./fast_hash.js";
 import type { CrashState, PendingInfo } from "./strategies.js";
 
 export type CrashPointMode = "fence" | "store" | "op";
@@ -124,17 +124,18 @@ export class CrashWalker {
 
 const ZERO_PAGE = Buffer.alloc(PAGE_BYTES);
 
+/** A 128-bit digest of one page, keyed by its index (the seed), so equal pages at different places differ. */
 function pageDigest(page: number, content: Uint8Array): Buffer {
-  const index = Buffer.alloc(8);
-  index.writeUInt32LE(page, 0);
-  return createHash("sha1").update(index).update(content).digest().subarray(0, 16);
+  const out = new Uint32Array(4);
+  hash128Into(content, page, out);
+  return Buffer.from(out.buffer);
 }
 
 function xorInto(acc: Buffer, digest: Buffer): void {
   for (let i = 0; i < 16; i++) acc[i]! ^= digest[i]!;
 }
 
-/** XOR over pages of SHA-1(page index ‖ page): equal images have equal keys, and a few changed lines update it cheaply. */
+/** XOR over pages of a 128-bit digest keyed by the page index: equal images have equal keys, and a few changed lines update it cheaply. */
 export function imageKeyOf(base: ReadonlyArray<Uint8Array | undefined>): Buffer {
   const acc = Buffer.alloc(16);
   const pagesPerChunk = CHUNK_BYTES / PAGE_BYTES;

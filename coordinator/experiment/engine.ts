@@ -182,9 +182,13 @@ export class PointChecker {
   }
 }
 
-/** Splits crash points into ascending chunks, several per checker so faster checkers take more. */
+/**
+ * Splits crash points into ascending chunks, many per checker: the cost of a crash point varies a
+ * hundredfold (it grows with the pending lines), so small chunks handed to whichever checker is
+ * free keep the last checker from finishing long after the others.
+ */
 export function chunkPoints(points: readonly number[], checkers: number): number[][] {
-  const chunkSize = Math.max(1, Math.ceil(points.length / Math.max(1, checkers * 6)));
+  const chunkSize = Math.max(1, Math.ceil(points.length / Math.max(1, checkers * 64)));
   const chunks: number[][] = [];
   for (let i = 0; i < points.length; i += chunkSize) chunks.push(points.slice(i, i + chunkSize));
   return chunks;

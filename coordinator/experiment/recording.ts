@@ -6,12 +6,12 @@
  *
  * Invariant: recording is deterministic: the same workload and settings give the same events.
  */
-import { createHash } from "node:crypto";
 import type { Event, StoreEvent } from "../../proto/index.js";
 import { EventLog, MemorySink } from "../../node/events/event_log.js";
 import type { Machine } from "../../node/machine.js";
 import { StepClock } from "../../node/sim/clock.js";
 import { WorkloadSession, machineForWorkload } from "../../node/workload/index.js";
+import { hash128Hex } from "./fast_hash.js";
 import type { OpRecord, Workload } from "../../node/workload/index.js";
 
 const PAGE = 4096;
@@ -107,7 +107,7 @@ export function snapshot(m: Machine): Snapshot {
       } else {
         const inode = m.fs.inode(e.ino);
         const bytes = m.data.read(inode, 0, inode.size);
-        out.set(path, { ino: e.ino, type: "file", size: inode.size, sha: createHash("sha256").update(bytes).digest("hex").slice(0, 32) });
+        out.set(path, { ino: e.ino, type: "file", size: inode.size, sha: hash128Hex(bytes) });
       }
     }
   };

@@ -19,7 +19,7 @@
  * Invariant: at most one transaction is in the journal; when commit() returns it is checkpointed
  * and the journal is empty.
  */
-import { crc32 } from "node:zlib";
+import { crc32 } from "../checksum.js";
 import type { MediaIo } from "./media_io.js";
 import type { MetaRecord } from "./meta_cache.js";
 import { BLOCK_BYTES } from "./layout.js";

@@ -15,7 +15,7 @@
  * Invariant the journal keeps: inodes, bitmap bytes, directory entries and indirect pointers change
  * on media only through committed journal transactions (checkpoint or recovery), never directly.
  */
-import { crc32 } from "node:zlib";
+import { crc32 } from "../checksum.js";
 import { PAGE_BYTES } from "../dimm/geometry.js";
 
 export const BLOCK_BYTES = PAGE_BYTES;

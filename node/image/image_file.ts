@@ -27,6 +27,7 @@ import { basename, dirname, join } from "node:path";
 import type { Persistence } from "../../proto/index.js";
 import { CHUNK_BYTES, DIMM_BYTES_MAX, DIMM_BYTES_MIN, formatSize } from "../dimm/geometry.js";
 import { ImageCorruptError, ImageForeignError, ImageIoError, ImageNotFoundError, ImageTruncatedError, ImageVersionError } from "./errors.js";
+import { crc32 } from "../checksum.js";
 
 export const IMAGE_HEADER_BYTES = 4096;
 export const IMAGE_MAGIC = Buffer.from("DAXSIMG\0", "latin1");
@@ -55,21 +56,7 @@ export interface DimmImage {
 // ---------------------------------------------------------------------------------------------
 // CRC-32 (IEEE 802.3, reflected, the zlib/PNG one), table driven.
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-export function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
+export { crc32 };
 
 // ---------------------------------------------------------------------------------------------
 // Media hash, computed exactly as DimmState.mediaSha256 does.
