@@ -1,4 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { COMMANDS } from "./main.js";
@@ -31,12 +33,29 @@ describe("cli", () => {
     expect(badSeed.stderr).toMatch(/seed "minus-one"/);
   });
 
-  it("cli: the demo is reproducible from its seed and shows every policy", () => {
-    const a = daxsim("demo", "--seed", "9");
-    const b = daxsim("demo", "--seed", "9");
+  it("cli: the one-DIMM demo is reproducible from its seed and shows every policy", () => {
+    const a = daxsim("demo", "--one-dimm", "--seed", "9");
+    const b = daxsim("demo", "--one-dimm", "--seed", "9");
     expect(a.status).toBe(0);
     expect(a.stdout).toBe(b.stdout);
     for (const policy of ["strict", "eadr-like", "random", "torn"]) expect(a.stdout).toContain(`policy ${policy}`);
     expect(a.stdout).toMatch(/lost/);
+  });
+
+  it("cli: the end-to-end demo (npm start) runs three node processes, replays their logs and prints survival reports with beyond-EOF stores", () => {
+    const dir = mkdtempSync(join(tmpdir(), "daxsim-demo-"));
+    try {
+      const r = daxsim("demo", "--seed", "5", "--dir", dir);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      for (const node of ["n1", "n2", "n3"]) expect(r.stdout).toMatch(new RegExp(`=== ${node}: replayed \\d+ events .*; [1-9]\\d* recorded media hashes reproduced ===`));
+      for (const policy of ["strict", "random", "torn"]) expect(r.stdout).toContain(`policy ${policy}`);
+      expect(r.stdout.match(/beyond-EOF stores \(\d+\)/g)).toHaveLength(3);
+      expect(r.stdout).toMatch(/zeroed +0\/23 +extension by ftruncate/);
+      expect(existsSync(join(dir, "events.sqlite"))).toBe(true);
+      expect(existsSync(join(dir, "survival-n3.json"))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -28,8 +28,8 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "demo",
-    summary: "run the seeded demo and print which stores survived each power-loss policy",
-    usage: "daxsim demo [--seed S]",
+    summary: "the end-to-end demo (npm start): nats-server, coordinator, 3 nodes, power losses, replay, survival reports",
+    usage: "daxsim demo [--seed S] [--dir RUNDIR] [--one-dimm]",
     load: () => import("./cmd_demo.js"),
   },
   {
