@@ -147,6 +147,25 @@ describe("replay: tampered and truncated logs", () => {
     expect(await replayError(other)).toMatchObject({ name: "LogRowMismatchError", seq: 50, column: "source", rowValue: "syscall", eventValue: "mmap" });
   });
 
+  it("tamper: with the column check off, an edited column passes but an edited event still does not", async () => {
+    const file = copyOf("policies");
+    await sql(file, "UPDATE events SET address = address + 64 WHERE node = 'n1' AND seq = 50");
+    const log = await SqliteEventLog.open(file, "n1", { columnCheck: false });
+    try {
+      const result = await replayLog(log);
+      expect(result.lastSeq).toBe(87);
+    } finally {
+      await log.close();
+    }
+    await sql(file, "UPDATE power_losses SET media_sha256 = ? WHERE node = 'n1' AND seq = 72", ["33".repeat(32)]);
+    const again = await SqliteEventLog.open(file, "n1", { columnCheck: false });
+    try {
+      await expect(replayLog(again)).rejects.toMatchObject({ name: "LogRowMismatchError", seq: 72, column: "power_losses.media_sha256" });
+    } finally {
+      await again.close();
+    }
+  });
+
   it("tamper: cut encoded bytes are a corrupt event; another event's bytes in a row are a duplicate", async () => {
     const cut = copyOf("beyond_eof");
     await sql(cut, "UPDATE events SET encoded = substr(encoded, 1, length(encoded) - 3) WHERE node = 'n1' AND seq = 46");

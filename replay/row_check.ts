@@ -134,8 +134,18 @@ export function firstDifference(row: Record<string, unknown>, ev: Event): { colu
 
 // ---------------------------------------------------------------------------------------------
 // Page fingerprint
+//
+// Two integer sums per page, cheap enough for SQLite to compute over every row while it reads the
+// encoded bytes (reading a dozen columns is what costs; each is read once, inside one expression):
+//   fp_int  = Σ weight(seq) · Σ_c k_c · v_c   over the integer columns, large ones reduced mod P
+//   fp_text = Σ Σ_c k_c · code(v_c)            over the text columns
+// NULL has its own value per column, unknown words their own code, so a column set to NULL or to a
+// word it never holds shows. The weight (seq % 8 + 1) makes values swapped between rows show too.
+// Bounds: |fp_int| < 2^49 and fp_text < 2^50 for any page of ≤ 65536 rows of real events, so the
+// JS numbers below are exact; a tampered row with huge values can make SQLite's sum overflow,
+// which the reader treats as "check this page row by row".
 
-/** A prime below 2^20: large columns are reduced modulo it so page sums stay below 2^53. */
+/** A prime below 2^20: large columns are reduced modulo it so page sums stay exact. */
 const P = 1048573;
 const KINDS = ["store", "flush", "fence", "powerLoss", "fault", "op", "mount"] as const;
 const SOURCES = ["unspecified", "direct", "syscall", "mmap", "metadata", "journal", "zeroing", "writeback", "recovery"] as const;
@@ -144,35 +154,13 @@ const OUTCOMES = ["zero-page", "allocated", "mapped", "mkwrite", "cow", "sigbus"
 /** Code of a text column that holds none of the known words (never produced by a real event). */
 const UNKNOWN_WORD = 99;
 
-/** SQL: 1-based code of a known word, 0 for NULL, UNKNOWN_WORD otherwise. */
-function sqlWordCode(column: string, words: readonly string[]): string {
-  const whens = words.map((w, i) => `WHEN '${w}' THEN ${i + 1}`).join(" ");
-  return `(CASE ${column} ${whens} ELSE ${UNKNOWN_WORD} - ${UNKNOWN_WORD} * (${column} IS NULL) END)`;
-}
-
-function jsWordCode(value: string | null, words: readonly string[]): number {
-  if (value === null) return 0;
-  const at = words.indexOf(value);
-  return at < 0 ? UNKNOWN_WORD : at + 1;
-}
-
-/** SQL for free text (op names, errno): 0 for NULL, else a number from its length and first char. */
-function sqlTextCode(column: string): string {
-  return `ifnull(length(${column}) * 131 + ifnull(unicode(${column}), 0) + 1, 0)`;
-}
-
-function jsTextCode(value: string | null): number {
-  if (value === null) return 0;
-  return value.length * 131 + (value.length > 0 ? value.codePointAt(0)! : 0) + 1;
-}
-
+/** column, coefficient, reduced modulo P, value used for NULL. */
 const INT_TERMS: ReadonlyArray<[CheckedColumn, number, boolean, number]> = [
-  // column, coefficient, reduced modulo P, value used for NULL
   ["boot", 1, false, -2],
   ["time", 3, true, -3],
   ["address", 5, true, -5],
-  ["length", 7, true, -7],
-  ["pid", 11, true, -11],
+  ["length", 7, false, -7],
+  ["pid", 11, false, -11],
   ["vaddr", 13, true, -13],
   ["inode", 17, true, -17],
   ["file_offset", 19, true, -19],
@@ -182,48 +170,63 @@ const INT_TERMS: ReadonlyArray<[CheckedColumn, number, boolean, number]> = [
   ["result", 37, true, -37],
 ];
 
-/** The weight of a row: spreads equal values in different rows apart (a swap changes the sum). */
-const WEIGHT_SQL = "(seq % 8 + 1)";
+/** column, coefficient, known words (undefined: free text coded by length and first character). */
+const TEXT_TERMS: ReadonlyArray<[CheckedColumn, number, readonly string[] | undefined]> = [
+  ["kind", 41, KINDS],
+  ["source", 43, SOURCES],
+  ["flush_kind", 47, FLUSH_KINDS],
+  ["fault_outcome", 53, OUTCOMES],
+  ["op_name", 59, undefined],
+  ["errno", 61, undefined],
+];
 
-/**
- * SQL select-list fragment: the page's fingerprint as three integer sums, named fp_int, fp_enum
- * and fp_text. Used in the same SELECT that reads the page's encoded bytes.
- */
-export const PAGE_FINGERPRINT_SQL = [
-  `sum(${WEIGHT_SQL} * (${INT_TERMS.map(([c, k, mod, nul]) => `${k} * ifnull(${mod ? `${c} % ${P}` : c}, ${nul})`).join(" + ")})) AS fp_int`,
-  `sum(${WEIGHT_SQL} * (${sqlWordCode("kind", KINDS)} + 128 * ${sqlWordCode("source", SOURCES)} + 16384 * ${sqlWordCode("flush_kind", FLUSH_KINDS)} + 2097152 * ${sqlWordCode("fault_outcome", OUTCOMES)})) AS fp_enum`,
-  `sum(${WEIGHT_SQL} * (${sqlTextCode("op_name")} + 1048576 * ${sqlTextCode("errno")})) AS fp_text`,
-].join(", ");
-
-export interface PageFingerprint {
-  fpInt: number;
-  fpEnum: number;
-  fpText: number;
+function sqlIntTerm([column, k, mod, nul]: (typeof INT_TERMS)[number]): string {
+  const value = mod ? `${column} % ${P}` : column;
+  return column === "boot" || column === "time" ? `${k} * (${value})` : `${k} * ifnull(${value}, ${nul})`;
 }
 
+function sqlTextTerm([column, k, words]: (typeof TEXT_TERMS)[number]): string {
+  if (words === undefined) return `${k} * (CASE WHEN ${column} IS NULL THEN 0 ELSE length(${column}) * 131 + ifnull(unicode(${column}), 0) + 1 END)`;
+  const whens = words.map((w, i) => `WHEN '${w}' THEN ${i + 1}`).join(" ");
+  return `${k} * (CASE ${column} ${whens} ELSE ${UNKNOWN_WORD} - ${UNKNOWN_WORD} * (${column} IS NULL) END)`;
+}
+
+function jsTextCode(value: ColumnValue, words: readonly string[] | undefined): number {
+  if (value === null) return 0;
+  const text = String(value);
+  if (words === undefined) return text.length * 131 + (text.length > 0 ? text.codePointAt(0)! : 0) + 1;
+  const at = words.indexOf(text);
+  return at < 0 ? UNKNOWN_WORD : at + 1;
+}
+
+/** SQL select-list fragment: the page's fingerprint as fp_int and fp_text. */
+export const PAGE_FINGERPRINT_SQL = `sum((seq % 8 + 1) * (${INT_TERMS.map(sqlIntTerm).join(" + ")})) AS fp_int, sum(${TEXT_TERMS.map(sqlTextTerm).join(" + ")}) AS fp_text`;
+
+const SOURCE_CODE = new Map<string, number>(SOURCES.map((s, i) => [s, i + 1]));
+/** The text sum of a store row: kind 'store' (1), its source, and NULL for the rest. */
+const STORE_KIND_TEXT = 41 * 1;
+
 /** Accumulates the fingerprint of events as SQLite computes it for their rows. */
-export class FingerprintAccumulator implements PageFingerprint {
+export class FingerprintAccumulator {
   fpInt = 0;
-  fpEnum = 0;
   fpText = 0;
 
   reset(): void {
     this.fpInt = 0;
-    this.fpEnum = 0;
     this.fpText = 0;
   }
 
   add(ev: Event): void {
     const weight = (ev.seq % 8) + 1;
-    // The hot kinds without building the whole expected row.
     if (ev.kind === "store") {
+      // The hot kind without building the expected row (same terms as INT_TERMS / TEXT_TERMS).
       this.fpInt +=
         weight *
         (ev.boot +
           3 * (ev.time % P) +
           5 * (ev.addr % P) +
-          7 * (ev.data.length % P) +
-          11 * (ev.pid % P) +
+          7 * ev.data.length +
+          11 * ev.pid +
           13 * (ev.vaddr % P) +
           17 * (ev.inode % P) +
           19 * (ev.fileOffset % P) +
@@ -231,7 +234,7 @@ export class FingerprintAccumulator implements PageFingerprint {
           29 * (ev.opId % P) +
           31 * -31 +
           37 * -37);
-      this.fpEnum += weight * (1 + 128 * (SOURCES.indexOf(ev.source) + 1));
+      this.fpText += STORE_KIND_TEXT + 43 * (SOURCE_CODE.get(ev.source) ?? UNKNOWN_WORD);
       return;
     }
     const row = expectedColumns(ev);
@@ -241,16 +244,10 @@ export class FingerprintAccumulator implements PageFingerprint {
       ints += k * (v === null ? nul : mod ? v % P : v);
     }
     this.fpInt += weight * ints;
-    this.fpEnum +=
-      weight *
-      (jsWordCode(row.kind as string, KINDS) +
-        128 * jsWordCode(row.source as string | null, SOURCES) +
-        16384 * jsWordCode(row.flush_kind as string | null, FLUSH_KINDS) +
-        2097152 * jsWordCode(row.fault_outcome as string | null, OUTCOMES));
-    this.fpText += weight * (jsTextCode(row.op_name as string | null) + 1048576 * jsTextCode(row.errno as string | null));
+    for (const [column, k, words] of TEXT_TERMS) this.fpText += k * jsTextCode(row[column], words);
   }
 
-  equals(other: { fp_int: unknown; fp_enum: unknown; fp_text: unknown }): boolean {
-    return other.fp_int === this.fpInt && other.fp_enum === this.fpEnum && other.fp_text === this.fpText;
+  equals(other: { fp_int: unknown; fp_text: unknown }): boolean {
+    return other.fp_int === this.fpInt && other.fp_text === this.fpText;
   }
 }

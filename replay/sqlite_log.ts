@@ -29,7 +29,7 @@ import {
 import type { DimmGeometry, EventLogSource, LogInfo } from "./event_source.js";
 import { POWER_LOSSES_MAX } from "./event_source.js";
 import { CHECKED_COLUMNS, FingerprintAccumulator, PAGE_FINGERPRINT_SQL, firstDifference } from "./row_check.js";
-import { decodeEventFast } from "./wire_decode.js";
+import { decodeEventFast, decodeEventInRun } from "./wire_decode.js";
 
 /** Events per page by default, and the bounds a caller may choose from. */
 export const PAGE_EVENTS_DEFAULT = 8192;
@@ -39,16 +39,28 @@ const KNOWN_NODES_MAX = 100;
 
 export interface SqliteEventLogOptions {
   pageEvents?: number;
+  /**
+   * Compare the plain columns with the encoded events (default true). Reading the columns costs
+   * SQLite about as much as the rest of replay; turning it off keeps every other check (seqs,
+   * decoding, node, side tables, media hashes) and is for logs known not to be edited by hand.
+   */
+  columnCheck?: boolean;
+  /** Connections reading pages in parallel (pages alternate between them); default READERS_DEFAULT. */
+  readers?: number;
 }
+
+/**
+ * One reader with one page read ahead: on two cores, SQLite's thread reads the next page while
+ * replay applies this one. A second reader measured slower here (three busy threads on two cores).
+ */
+export const READERS_DEFAULT = 1;
+export const READERS_MAX = 4;
 
 interface PageRow {
   n: number;
-  first: number | null;
   last: number | null;
-  lengths: string | null;
   packed: Buffer | null;
   fp_int: unknown;
-  fp_enum: unknown;
   fp_text: unknown;
 }
 
@@ -63,16 +75,27 @@ type SqlParam = string | number;
 export class SqliteEventLog implements EventLogSource {
   private readonly pageSql: string;
   private readonly fingerprint = new FingerprintAccumulator();
+  /**
+   * The page query, prepared once: one trip to SQLite's thread per page (db.get would prepare it
+   * again each time, a second trip that cannot start while replay is busy applying a page).
+   */
+  private readonly pageStatements: (sqlite3.Statement | undefined)[];
 
   private constructor(
     private readonly db: sqlite3.Database,
+    /** Connections for page reads; readers[0] is `db`. */
+    private readonly readers: sqlite3.Database[],
     readonly file: string,
     readonly node: string,
     private readonly pageEvents: number,
+    readonly columnCheck: boolean,
   ) {
+    this.pageStatements = readers.map(() => undefined);
+    // The encoded events of a page back to back in one blob: each canonical Event ends after its
+    // oneof field (wire_decode.ts eventEnd), so no per-row lengths are needed to split them.
     this.pageSql =
-      "SELECT count(*) AS n, min(seq) AS first, max(seq) AS last, group_concat(length(encoded)) AS lengths, " +
-      `CAST(group_concat(encoded, '') AS BLOB) AS packed, ${PAGE_FINGERPRINT_SQL} ` +
+      "SELECT count(*) AS n, max(seq) AS last, CAST(group_concat(encoded, '') AS BLOB) AS packed, " +
+      `${columnCheck ? PAGE_FINGERPRINT_SQL : "NULL AS fp_int, NULL AS fp_text"} ` +
       "FROM events WHERE node = ? AND seq BETWEEN ? AND ?";
   }
 
@@ -82,15 +105,15 @@ export class SqliteEventLog implements EventLogSource {
     if (!Number.isSafeInteger(pageEvents) || pageEvents < 1 || pageEvents > PAGE_EVENTS_MAX) {
       throw new RangeError(`pageEvents ${pageEvents} must be an integer in [1, ${PAGE_EVENTS_MAX}]`);
     }
+    const readerCount = options.readers ?? READERS_DEFAULT;
+    if (!Number.isSafeInteger(readerCount) || readerCount < 1 || readerCount > READERS_MAX) throw new RangeError(`readers ${readerCount} must be an integer in [1, ${READERS_MAX}]`);
     if (!existsSync(file)) throw new EventLogFileError(file, `${file}: no such event log file`);
-    const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-      const handle = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (error) =>
-        error ? reject(new EventLogFileError(file, `${file}: cannot open: ${error.message}`, { cause: error })) : resolve(handle),
-      );
-    });
-    const log = new SqliteEventLog(db, file, node, pageEvents);
+    const readers: sqlite3.Database[] = [];
+    const log = new SqliteEventLog(await openReadOnly(file), readers, file, node, pageEvents, options.columnCheck ?? true);
+    readers.push(log.db);
     try {
-      await log.run("PRAGMA busy_timeout = 10000");
+      for (let i = 1; i < readerCount; i++) readers.push(await openReadOnly(file));
+      for (const reader of readers) await run(reader, "PRAGMA busy_timeout = 10000").catch((error: Error) => Promise.reject(log.wrap(error, "PRAGMA")));
       const table = await log.get<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'", []);
       if (table === undefined) throw new EventLogFileError(file, `${file} is not a daxsim event log: it has no events table`);
       const any = await log.get<{ seq: number }>("SELECT seq FROM events WHERE node = ? LIMIT 1", [node]);
@@ -137,30 +160,86 @@ export class SqliteEventLog implements EventLogSource {
   }
 
   async *pages(afterSeq: number, toSeq: number): AsyncIterable<readonly Event[]> {
-    let from = afterSeq + 1;
-    if (from > toSeq) return;
-    let next: Promise<FetchedPage> | undefined = this.fetchPage(from, Math.min(toSeq, from + this.pageEvents - 1));
-    while (next !== undefined) {
-      const page: FetchedPage = await next;
-      const full: boolean = page.row.n === page.to - page.from + 1;
-      from = page.to + 1;
-      // Start the next query before decoding this page, so SQLite reads while we work.
-      next = full && from <= toSeq ? this.fetchPage(from, Math.min(toSeq, from + this.pageEvents - 1)) : undefined;
-      next?.catch(() => undefined); // handled when awaited; never an unhandled rejection
+    for await (const page of this.rawPages(afterSeq, toSeq)) {
       const { events, error } = await this.checkedPage(page);
       // The good events before a bad row go to replay first: the first problem in seq order wins.
       if (events.length > 0) yield events;
       if (error !== undefined) throw error;
-      if (!full) {
+      if (page.row.n < page.to - page.from + 1) {
         if (events.length > 0 || page.row.n === 0) await this.checkNothingAfter(page.row.last ?? page.from - 1, page.to);
         return;
       }
     }
   }
 
-  private async fetchPage(from: number, to: number): Promise<FetchedPage> {
-    const row = await this.get<PageRow>(this.pageSql, [this.node, from, to]);
-    return { from, to, row: row ?? { n: 0, first: null, last: null, lengths: null, packed: null, fp_int: null, fp_enum: null, fp_text: null } };
+  /**
+   * Page rows of (afterSeq, toSeq] in order, as fetched. Up to one query per reader is in flight
+   * ahead of the consumer, so SQLite reads the next pages while the current one is applied. Ends
+   * after the first page that is not full (the end of the log, or a hole the caller reports).
+   */
+  private async *rawPages(afterSeq: number, toSeq: number): AsyncIterable<FetchedPage> {
+    const inFlight: Promise<FetchedPage>[] = [];
+    let nextFrom = afterSeq + 1;
+    let issued = 0;
+    const issue = (): void => {
+      while (inFlight.length < this.readers.length && nextFrom <= toSeq) {
+        const to = Math.min(toSeq, nextFrom + this.pageEvents - 1);
+        const fetch = this.fetchPage(nextFrom, to, issued++ % this.readers.length);
+        fetch.catch(() => undefined); // handled when awaited; never an unhandled rejection
+        inFlight.push(fetch);
+        nextFrom = to + 1;
+      }
+    };
+    try {
+      issue();
+      while (inFlight.length > 0) {
+        const page = await inFlight.shift()!;
+        const full = page.row.n === page.to - page.from + 1;
+        if (full) issue();
+        yield page;
+        if (!full) return;
+      }
+    } finally {
+      // Queries still running (the log ended, or the consumer stopped): let them finish quietly.
+      await Promise.allSettled(inFlight);
+    }
+  }
+
+  /**
+   * The benchmark's baseline: the same page queries replay issues for (afterSeq, toSeq], through
+   * the same readers and read-ahead, and nothing else (no decoding, checking or applying).
+   */
+  async scanRaw(afterSeq: number, toSeq: number): Promise<{ rows: number; bytes: number }> {
+    let rows = 0;
+    let bytes = 0;
+    for await (const page of this.rawPages(afterSeq, toSeq)) {
+      rows += page.row.n;
+      bytes += page.row.packed?.length ?? 0;
+    }
+    return { rows, bytes };
+  }
+
+  private async fetchPage(from: number, to: number, reader = 0): Promise<FetchedPage> {
+    const empty: PageRow = { n: 0, last: null, packed: null, fp_int: null, fp_text: null };
+    let statement = this.pageStatements[reader];
+    if (statement === undefined) {
+      statement = await new Promise<sqlite3.Statement>((resolve, reject) => {
+        const prepared = this.readers[reader]!.prepare(this.pageSql, (error) => (error ? reject(this.wrap(error, this.pageSql)) : resolve(prepared)));
+      });
+      this.pageStatements[reader] = statement;
+    }
+    try {
+      const row = await new Promise<PageRow | undefined>((resolve, reject) =>
+        statement!.get<PageRow>([this.node, from, to], (error, r) => (error ? reject(this.wrap(error, this.pageSql)) : resolve(r))),
+      );
+      return { from, to, row: row ?? empty };
+    } catch (error) {
+      // A row with absurd column values can overflow the fingerprint's sum: read the page without
+      // it; the missing fingerprint sends the page to the row-by-row check, which names the row.
+      if (!(error instanceof EventLogFileError) || !/integer overflow/i.test(error.message)) throw error;
+      const plain = this.pageSql.replace(PAGE_FINGERPRINT_SQL, "NULL AS fp_int, NULL AS fp_text");
+      return { from, to, row: (await this.get<PageRow>(plain, [this.node, from, to])) ?? empty };
+    }
   }
 
   /** The log ends at `last` (the page stopped short of `to`): anything after it means a hole. */
@@ -178,9 +257,10 @@ export class SqliteEventLog implements EventLogSource {
   private async checkedPage(page: FetchedPage): Promise<{ events: Event[]; error: ReplayError | undefined }> {
     const { row, from } = page;
     if (row.n === 0) return { events: [], error: undefined };
-    const contiguous = row.first === from && row.last === from + row.n - 1;
+    // n distinct seqs in [from, last] with last = from + n - 1: exactly the seqs from..last.
+    const contiguous = row.last === from + row.n - 1;
     const events = contiguous ? this.decodePage(page) : undefined;
-    const fingerprintOk = events !== undefined && this.fingerprint.equals(row);
+    const fingerprintOk = events !== undefined && (!this.columnCheck || this.fingerprint.equals(row));
     const exact = events !== undefined && fingerprintOk ? { events, error: undefined } : await this.exactPage(from, row.last ?? from);
     // Problems are reported in seq order: side rows of the events before a bad row come first.
     for (const ev of exact.events) {
@@ -194,36 +274,27 @@ export class SqliteEventLog implements EventLogSource {
   private decodePage(page: FetchedPage): Event[] | undefined {
     const { row, from } = page;
     const packed = row.packed;
-    const lengths = row.lengths;
-    if (packed === null || lengths === null) return undefined;
+    if (packed === null) return undefined;
     const events: Event[] = new Array<Event>(row.n);
     const fp = this.fingerprint;
+    const check = this.columnCheck;
     fp.reset();
     let offset = 0;
-    let i = 0;
-    let length = 0;
-    // Parses "12,345,6" without allocating: one length per row, in seq order.
-    for (let k = 0; k <= lengths.length; k++) {
-      const ch = k < lengths.length ? lengths.charCodeAt(k) : 44;
-      if (ch !== 44) {
-        length = length * 10 + (ch - 48);
-        continue;
-      }
-      if (i >= row.n || offset + length > packed.length) return undefined;
-      let decoded: { node: string; event: Event };
+    for (let i = 0; i < row.n; i++) {
+      let decoded: { node: string; event: Event; end: number } | undefined;
       try {
-        decoded = decodeEventFast(packed.subarray(offset, offset + length));
+        decoded = decodeEventInRun(packed, offset, packed.length);
       } catch {
         return undefined;
       }
+      if (decoded === undefined) return undefined;
       const ev = decoded.event;
       if (decoded.node !== this.node || ev.seq !== from + i) return undefined;
-      fp.add(ev);
-      events[i++] = ev;
-      offset += length;
-      length = 0;
+      if (check) fp.add(ev);
+      events[i] = ev;
+      offset = decoded.end;
     }
-    if (i !== row.n || offset !== packed.length) return undefined;
+    if (offset !== packed.length) return undefined;
     return events;
   }
 
@@ -320,10 +391,6 @@ export class SqliteEventLog implements EventLogSource {
     }
   }
 
-  private run(sql: string): Promise<void> {
-    return new Promise((resolve, reject) => this.db.run(sql, (error) => (error ? reject(this.wrap(error, sql)) : resolve())));
-  }
-
   private get<T>(sql: string, params: SqlParam[]): Promise<T | undefined> {
     return new Promise((resolve, reject) => this.db.get<T>(sql, params, (error, row) => (error ? reject(this.wrap(error, sql)) : resolve(row))));
   }
@@ -332,15 +399,33 @@ export class SqliteEventLog implements EventLogSource {
     return new Promise((resolve, reject) => this.db.all<T>(sql, params, (error, rows) => (error ? reject(this.wrap(error, sql)) : resolve(rows))));
   }
 
-  private wrap(error: Error, sql: string): ReplayError {
+  wrap(error: Error, sql: string): ReplayError {
     const damaged = /malformed|not a database|SQLITE_CORRUPT|SQLITE_NOTADB/i.test(error.message);
     const what = damaged ? "the file is damaged (truncated or overwritten)" : error.message;
     return new EventLogFileError(this.file, `${this.file}: ${what} (in: ${sql.slice(0, 80)}${sql.length > 80 ? "…" : ""})`, { cause: error });
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve, reject) => this.db.close((error) => (error ? reject(this.wrap(error, "close")) : resolve())));
+  async close(): Promise<void> {
+    for (let i = 0; i < this.pageStatements.length; i++) {
+      const statement = this.pageStatements[i];
+      this.pageStatements[i] = undefined;
+      if (statement !== undefined) await new Promise<void>((resolve) => statement.finalize(() => resolve()));
+    }
+    const closing = this.readers.map((reader) => new Promise<void>((resolve, reject) => reader.close((error) => (error ? reject(this.wrap(error, "close")) : resolve()))));
+    await Promise.all(closing);
   }
+}
+
+function openReadOnly(file: string): Promise<sqlite3.Database> {
+  return new Promise<sqlite3.Database>((resolve, reject) => {
+    const handle = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (error) =>
+      error ? reject(new EventLogFileError(file, `${file}: cannot open: ${error.message}`, { cause: error })) : resolve(handle),
+    );
+  });
+}
+
+function run(db: sqlite3.Database, sql: string): Promise<void> {
+  return new Promise((resolve, reject) => db.run(sql, (error) => (error ? reject(error) : resolve())));
 }
 
 function hex(bytes: Uint8Array): string {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Prng } from "../node/index.js";
 import { WireFormatError, decodeEvent, encodeEvent } from "../proto/index.js";
 import type { Event, FlushKind, Source } from "../proto/index.js";
-import { decodeEventFast } from "./wire_decode.js";
+import { decodeEventFast, decodeEventInRun, eventEnd } from "./wire_decode.js";
 
 const SOURCES: Source[] = ["unspecified", "direct", "syscall", "mmap", "metadata", "journal", "zeroing", "writeback", "recovery"];
 const FLUSH_KINDS: FlushKind[] = ["clwb", "clflushopt", "clflush", "evict"];
@@ -90,6 +90,23 @@ describe("replay: fast event decoder", () => {
       }
       expect(outcome(() => decodeEventFast(damaged))).toEqual(outcome(() => decodeEvent(damaged)));
     }
+  });
+
+  it("finds where each encoded event ends in a run of events back to back (a page blob)", () => {
+    const prng = new Prng(9n);
+    const parts = Array.from({ length: 500 }, (_v, i) => encodeEvent("n1", randomEvent(prng, i + 1)));
+    const blob = new Uint8Array(Buffer.concat(parts));
+    let offset = 0;
+    for (const part of parts) {
+      const end = eventEnd(blob, offset, blob.length);
+      expect(end).toBe(offset + part.length);
+      expect(outcome(() => decodeEventFast(blob, offset, end))).toEqual(outcome(() => decodeEvent(part)));
+      const inRun = decodeEventInRun(blob, offset, blob.length)!;
+      expect(inRun.end).toBe(end);
+      expect(outcome(() => inRun)).toEqual(outcome(() => decodeEvent(part)));
+      offset = end;
+    }
+    expect(eventEnd(Uint8Array.of(0x08, 0x01), 0, 2)).toBe(-1);
   });
 
   it("gives store data its own bytes, not a view of the input", () => {

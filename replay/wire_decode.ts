@@ -77,22 +77,60 @@ class Cursor {
 
 const cursor = new Cursor();
 
-/** Decodes one encoded daxsim.v1.Event. Same result and errors as decodeEvent(). */
-export function decodeEventFast(bytes: Uint8Array): { node: string; event: Event } {
+/**
+ * Decodes one encoded daxsim.v1.Event: bytes [start, end) of `buf` (the whole buffer by default, so
+ * a page of events is decoded without a view per event). Same result and errors as decodeEvent().
+ */
+export function decodeEventFast(buf: Uint8Array, start = 0, end = buf.length): { node: string; event: Event } {
   try {
-    const fast = decodeCanonical(bytes);
+    const fast = decodeCanonical(buf, start, end);
     if (fast !== undefined) return fast;
   } catch (error) {
     if (!(error instanceof NotCanonical)) throw error;
   }
-  return decodeEvent(bytes);
+  return decodeEvent(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
 }
 
 /** A copy that owns its bytes (Buffer#slice would be a view of the input). */
 function copyOf(buf: Uint8Array, at: number, n: number): Uint8Array {
   const out = new Uint8Array(n);
-  out.set(buf.subarray(at, at + n));
+  // Small payloads (8-byte stores are the common case) copy faster byte by byte than through a view.
+  if (n <= 64) for (let i = 0; i < n; i++) out[i] = buf[at + i]!;
+  else out.set(buf.subarray(at, at + n));
   return out;
+}
+
+/**
+ * Where the canonical Event that starts at `start` ends (≤ limit), without decoding it: the header
+ * fields 1–4, then the oneof kind (a length-delimited field ≥ 10), which our encoder writes last.
+ * Returns -1 when the bytes are not laid out that way; the caller then reads rows one by one.
+ */
+export function eventEnd(buf: Uint8Array, start: number, limit: number): number {
+  const c = cursor;
+  c.buf = buf;
+  c.pos = start;
+  c.end = limit;
+  try {
+    while (c.pos < c.end) {
+      const tag = c.varint();
+      const field = Math.floor(tag / 8);
+      const wireType = tag & 7;
+      if (field >= 10 && wireType === 2) {
+        const n = c.length();
+        return c.pos + n;
+      }
+      if (field === 1 && wireType === 2) {
+        const n = c.length();
+        c.pos += n;
+      }
+      else if (field >= 2 && field <= 4 && wireType === 0) c.varint();
+      else return -1;
+    }
+  } catch (error) {
+    if (error instanceof NotCanonical) return -1;
+    throw error;
+  }
+  return -1;
 }
 
 /** Node ids are short and repeat on every event: decode each distinct one once. */
@@ -119,12 +157,33 @@ function nodeOf(buf: Uint8Array, at: number, n: number): string {
   return lastNode;
 }
 
-/** The fast path: undefined for kinds it does not handle; throws NotCanonical to fall back. */
-function decodeCanonical(bytes: Uint8Array): { node: string; event: Event } | undefined {
+/**
+ * Decodes the event that starts at `start` in a run of events back to back (a page blob), and says
+ * where it ends. Undefined when its framing is not canonical (see eventEnd): read rows one by one.
+ */
+export function decodeEventInRun(buf: Uint8Array, start: number, limit: number): { node: string; event: Event; end: number } | undefined {
+  try {
+    const fast = decodeCanonical(buf, start, limit, false);
+    if (fast !== undefined) return { node: fast.node, event: fast.event, end: cursor.end };
+  } catch (error) {
+    if (!(error instanceof NotCanonical)) throw error;
+  }
+  const end = eventEnd(buf, start, limit);
+  if (end < 0) return undefined;
+  const { node, event } = decodeEventFast(buf, start, end);
+  return { node, event, end };
+}
+
+/**
+ * The fast path over [start, stop): undefined for kinds it does not handle; throws NotCanonical to
+ * fall back. With `whole`, the event must fill the range exactly; without, it may end earlier
+ * (cursor.end then holds where it ends).
+ */
+function decodeCanonical(bytes: Uint8Array, start: number, stop: number, whole = true): { node: string; event: Event } | undefined {
   const c = cursor;
   c.buf = bytes;
-  c.pos = 0;
-  c.end = bytes.length;
+  c.pos = start;
+  c.end = stop;
   let node = "";
   let seq = 0;
   let boot = 0;
@@ -152,7 +211,7 @@ function decodeCanonical(bytes: Uint8Array): { node: string; event: Event } | un
   if (tag !== 0x52 && tag !== 0x5a && tag !== 0x62) return undefined;
   const n = c.length();
   const end = c.pos + n;
-  if (end !== c.end) throw NOT_CANONICAL;
+  if (whole && end !== c.end) throw NOT_CANONICAL;
   c.end = end;
   let event: Event;
   if (tag === 0x52) event = store(c, seq, boot, time);
