@@ -32,7 +32,7 @@ export async function run(args: string[]): Promise<number> {
   const media = str(values, "media");
   const out = str(values, "out");
   const dimm = dimmOverrides(values);
-  return withLog(db, node, async (log) => {
+  return withLog(db, node, values, async (log) => {
     const fd = out === undefined ? 1 : openSync(out, "w", 0o644);
     try {
       const stats = await exportPmreorder(log, (text) => writeAll(fd, text), {

@@ -18,7 +18,7 @@ export async function run(args: string[]): Promise<number> {
   const atSeq = seqOption(values, "at-seq");
   const out = str(values, "out");
   const dimm = dimmOverrides(values);
-  return withLog(db, node, async (log) => {
+  return withLog(db, node, values, async (log) => {
     const result = await replayLog(log, { ...(atSeq !== undefined ? { atSeq } : {}), dimm });
     const image = out !== undefined ? writeMediaImage(result.state, out) : undefined;
     if (flag(values, "json")) process.stdout.write(`${JSON.stringify(summary(result, out))}\n`);

@@ -32,7 +32,7 @@ export async function run(args: string[]): Promise<number> {
   const limit = intOption(values, "limit", 0, 0);
   const storesMax = intOption(values, "stores-max", 1_000_000, 1, (1 << 24) - 1);
   const dimm = dimmOverrides(values);
-  return withLog(db, node, async (log) => {
+  return withLog(db, node, values, async (log) => {
     const report = await survivalReport(log, { ...(powerLossSeq !== undefined ? { powerLossSeq } : {}), dimm, storesMax });
     writeAll(1, formatSurvival(report, format, { limit }));
     return 0;

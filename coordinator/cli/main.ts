@@ -48,7 +48,7 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "replay",
     summary: "rebuild a node's DIMM from the SQLite log at any seq, verifying every recorded media hash; optionally save it as an image",
-    usage: "daxsim replay --db FILE --node ID [--at-seq S] [--out IMG] [--json] [--dimm-size 64M] [--persistence adr|eadr]",
+    usage: "daxsim replay --db FILE --node ID [--at-seq S] [--out IMG] [--json] [--dimm-size 64M] [--persistence adr|eadr] [--skip-column-check]",
     load: () => import("./cmd_replay.js"),
   },
   {
