@@ -9,6 +9,7 @@ const BENCHES: Record<string, (options: { seconds: number }) => Promise<BenchRes
   dd: async (o) => (await import("../../bench/dd_bench.js")).benchDd(o),
   crash: async (o) => (await import("../../bench/crash_bench.js")).benchCrash(o),
   pipeline: async (o) => (await import("../../bench/pipeline_bench.js")).benchPipeline(o),
+  replay: async (o) => (await import("../../bench/replay_bench.js")).benchReplay(o),
 };
 
 export async function run(args: string[]): Promise<number> {
