@@ -165,11 +165,15 @@ export async function survivalReport(source: EventLogSource, options: SurvivalOp
   return window.report(loss, result.hashesChecked);
 }
 
+/** A store of the window: its event without its bytes (the report needs where, not what). */
 interface StoreMeta {
   ev: StoreEvent;
+  length: number;
   opSeq: number | null;
   op: string | null;
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 interface OpInfo {
   name: string;
@@ -247,7 +251,7 @@ class Window {
     // An op owns the events from its start seq until its Op event; a store whose op id names an
     // op that already returned ran outside any op (mount-time recovery reuses the last op id).
     const open = ev.opId > this.lastOpEventSeq && ev.opId <= ev.seq;
-    this.stores.push({ ev, opSeq: open ? ev.opId : null, op: open ? null : this.phase });
+    this.stores.push({ ev: { ...ev, data: NO_BYTES }, length: ev.data.length, opSeq: open ? ev.opId : null, op: open ? null : this.phase });
     for (let k = 0; k < SHADOWS; k++) {
       const tag = (index >>> (8 * k)) & 0xff;
       applyEvent(this.shadows![k]!, { ...ev, data: new Uint8Array(ev.data.length).fill(tag) });
@@ -324,7 +328,7 @@ class Window {
   private classify(index: number, owners: Int32Array, decisions: Map<number, LineDecision>): StoreOutcome {
     const meta = this.stores[index - 1]!;
     const ev = meta.ev;
-    const length = ev.data.length;
+    const length = meta.length;
     this.readOwners(ev.addr, length, owners);
     let survived = 0;
     let lost = 0;
@@ -369,13 +373,13 @@ class Window {
       zeroedBytes: zeroed,
       supersededBy,
       zeroedBy,
-      lines: this.lineOutcomes(index, ev, owners, decisions),
+      lines: this.lineOutcomes(index, ev, length, owners, decisions),
     };
   }
 
-  private lineOutcomes(index: number, ev: StoreEvent, owners: Int32Array, decisions: Map<number, LineDecision>): LineOutcome[] {
+  private lineOutcomes(index: number, ev: StoreEvent, length: number, owners: Int32Array, decisions: Map<number, LineDecision>): LineOutcome[] {
     const out: LineOutcome[] = [];
-    const end = ev.addr + ev.data.length;
+    const end = ev.addr + length;
     for (let line = Math.floor(ev.addr / LINE_BYTES); line * LINE_BYTES < end; line++) {
       const lineAddr = line * LINE_BYTES;
       let bytes = 0;
@@ -418,7 +422,7 @@ class Window {
     const meta = this.stores[zeroing - 1]!;
     const z = meta.ev;
     const lo = Math.max(addr, z.addr);
-    const hi = Math.min(addr + length, z.addr + z.data.length);
+    const hi = Math.min(addr + length, z.addr + meta.length);
     const owners = new Int32Array(Math.max(0, hi - lo));
     if (hi > lo) this.readOwners(lo, hi - lo, owners);
     const survived = hi > lo && owners.every((o) => o === zeroing);
@@ -433,8 +437,8 @@ class Window {
       // running system, and the power loss brought the bytes back.
       const candidates = this.zeroingByPage.get(Math.floor(store.addr / PAGE_BYTES)) ?? [];
       for (const z of candidates) {
-        const ze = this.stores[z - 1]!.ev;
-        if (z > index && ze.addr < store.addr + store.length && store.addr < ze.addr + ze.data.length) {
+        const zm = this.stores[z - 1]!;
+        if (z > index && zm.ev.addr < store.addr + store.length && store.addr < zm.ev.addr + zm.length) {
           zeroedBy = this.zeroingRef(z, store.addr, store.length);
           break;
         }
@@ -474,7 +478,7 @@ function zeroReason(meta: StoreMeta, op: OpInfo | null): ZeroReason {
     case "write":
     case "pwrite":
     case "fallocate":
-      return meta.ev.inode !== 0 && meta.ev.fileOffset % PAGE_BYTES === 0 && meta.ev.data.length === PAGE_BYTES && meta.ev.nonTemporal ? "allocation" : "extension";
+      return meta.ev.inode !== 0 && meta.ev.fileOffset % PAGE_BYTES === 0 && meta.length === PAGE_BYTES && meta.ev.nonTemporal ? "allocation" : "extension";
     default:
       return "allocation";
   }
