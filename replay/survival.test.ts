@@ -173,5 +173,7 @@ describe("survival: report and formats", () => {
     expect(csv.slice(1).map((l) => l.split(",")[0])).toEqual(["store", "store", "beyond_eof"]);
     expect(JSON.parse(formatSurvival(r, "json"))).toEqual(JSON.parse(JSON.stringify(r)));
     expect(parsePmreorderLog).toBeTypeOf("function");
+    const data = formatSurvival(r, "table", { dataOnly: true });
+    expect(data).toMatch(/file data stores \(2 of 2;/);
   });
 });

@@ -12,16 +12,18 @@ export const SURVIVAL_FORMATS: readonly SurvivalFormat[] = ["table", "json", "cs
 export interface FormatOptions {
   /** Table only: store rows shown at most (0 = all); the summary always counts every store. */
   limit?: number;
+  /** Table and CSV: list only stores of file data (inode ≠ 0), not metadata, journal or mkfs. */
+  dataOnly?: boolean;
 }
 
 export function formatSurvival(report: SurvivalReport, format: SurvivalFormat, options: FormatOptions = {}): string {
   switch (format) {
     case "table":
-      return survivalTable(report, options.limit ?? 0);
+      return survivalTable(report, options.limit ?? 0, options.dataOnly ?? false);
     case "json":
       return `${JSON.stringify(report, null, 2)}\n`;
     case "csv":
-      return survivalCsv(report);
+      return survivalCsv(report, options.dataOnly ?? false);
     default:
       return assertNever(format);
   }
@@ -70,7 +72,7 @@ function table(header: readonly string[], rows: readonly string[][], right: Read
   return [pad(header, widths, right), ...rows.map((r) => pad(r, widths, right))];
 }
 
-export function survivalTable(report: SurvivalReport, limit: number): string {
+export function survivalTable(report: SurvivalReport, limit: number, dataOnly = false): string {
   const p = report.powerLoss;
   const out: string[] = [];
   out.push(`node ${report.node}: power loss at seq ${p.seq} (boot ${p.boot} ended), policy ${p.policy}, seed ${p.seed}, ${p.persistence}, reason "${p.reason}"`);
@@ -82,10 +84,12 @@ export function survivalTable(report: SurvivalReport, limit: number): string {
   summary.push(["(partial)", String(report.partialStores), ""]);
   out.push(...table(["outcome", "stores", "bytes"], summary, new Set([1, 2])));
   out.push("");
-  const shown = limit > 0 ? report.stores.slice(0, limit) : report.stores;
+  const listed = dataOnly ? report.stores.filter((s) => s.inode !== 0) : report.stores;
+  const shown = limit > 0 ? listed.slice(0, limit) : listed;
   const rows = shown.map((s) => storeRow(s));
+  if (dataOnly) out.push(`file data stores (${listed.length} of ${report.stores.length}; metadata, journal and mkfs stores left out)`);
   out.push(...table(["seq", "op", "source", "pid", "inode", "file-off", "addr", "len", "outcome", "on media", "detail"], rows, new Set([0, 3, 4, 5, 7])));
-  if (shown.length < report.stores.length) out.push(`… ${report.stores.length - shown.length} more stores (--limit 0 shows all; --format json or csv has every line)`);
+  if (shown.length < listed.length) out.push(`… ${listed.length - shown.length} more stores (--limit 0 shows all; --format json or csv has every line)`);
   out.push("");
   out.push(`beyond-EOF stores (${report.beyondEof.length})`);
   if (report.beyondEof.length === 0) out.push("  none");
@@ -167,9 +171,10 @@ function linesCell(lines: readonly LineOutcome[]): string {
     .join(" ");
 }
 
-export function survivalCsv(report: SurvivalReport): string {
+export function survivalCsv(report: SurvivalReport, dataOnly = false): string {
   const lines = [CSV_HEADER.join(",")];
   for (const s of report.stores) {
+    if (dataOnly && s.inode === 0) continue;
     const z = s.zeroedBy;
     lines.push(
       [

@@ -20,6 +20,7 @@ export async function run(args: string[]): Promise<number> {
       format: { type: "string" },
       limit: { type: "string" },
       "stores-max": { type: "string" },
+      "data-only": { type: "boolean" },
     },
     false,
   );
@@ -34,7 +35,7 @@ export async function run(args: string[]): Promise<number> {
   const dimm = dimmOverrides(values);
   return withLog(db, node, values, async (log) => {
     const report = await survivalReport(log, { ...(powerLossSeq !== undefined ? { powerLossSeq } : {}), dimm, storesMax });
-    writeAll(1, formatSurvival(report, format, { limit }));
+    writeAll(1, formatSurvival(report, format, { limit, dataOnly: flag(values, "data-only") }));
     return 0;
   });
 }

@@ -54,7 +54,7 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "survivors",
     summary: "which stores survived a power loss: survived, lost, superseded or zeroed, per line, beyond-EOF stores apart",
-    usage: "daxsim survivors --db FILE --node ID [--power-loss SEQ | --latest] [--format table|json|csv] [--limit N] [--stores-max N]",
+    usage: "daxsim survivors --db FILE --node ID [--power-loss SEQ | --latest] [--format table|json|csv] [--limit N] [--data-only] [--stores-max N]",
     load: () => import("./cmd_survivors.js"),
   },
   {
