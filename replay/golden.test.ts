@@ -76,6 +76,27 @@ describe("replay: golden logs", () => {
     });
   }
 
+  it("golden: clean logs take the fast path: every page's column fingerprint matches (no row-by-row re-read)", async () => {
+    const proto = SqliteEventLog.prototype as unknown as { exactPage: (...args: unknown[]) => unknown };
+    const original = proto.exactPage;
+    let rereads = 0;
+    proto.exactPage = function (this: unknown, ...args: unknown[]) {
+      rereads++;
+      return original.apply(this, args);
+    };
+    try {
+      for (const name of ["beyond_eof", "policies"]) {
+        for (const pageEvents of [7, 64, 8192]) {
+          const log = await SqliteEventLog.open(join(fixtures, `${name}.sqlite`), "n1", { pageEvents });
+          await replayLog(log).finally(() => log.close());
+        }
+      }
+    } finally {
+      proto.exactPage = original;
+    }
+    expect(rereads).toBe(0);
+  });
+
   it("golden: the beyond-EOF store that an fsync'd extension zeroed is reported zeroed by ftruncate", async () => {
     const log = await SqliteEventLog.open(join(fixtures, "beyond_eof.sqlite"), "n1");
     try {
