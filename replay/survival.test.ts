@@ -91,7 +91,7 @@ describe("survival: one category at a time", () => {
     const r = await b.report("strict");
     const s = storeAt(r, 1);
     expect(s).toMatchObject({ category: "zeroed", zeroedBytes: 12 });
-    expect(s.zeroedBy).toEqual({ seq: 4, opSeq: 4, op: "ftruncate", reason: "extension", survived: true });
+    expect(s.zeroedBy).toEqual({ seq: 4, opSeq: 4, op: "ftruncate", reason: "extension", bytes: 12, bytesOnMedia: 12, survived: true });
     expect(s.lines[0]!.words).toBe("ZZ......");
   });
 

@@ -40,7 +40,10 @@ export interface ZeroingRef {
   opSeq: number | null;
   op: string | null;
   reason: ZeroReason;
-  /** Its bytes over the store it zeroed reached media. */
+  /** Its bytes over the store it zeroed: how many, and how many of them are on media. */
+  bytes: number;
+  bytesOnMedia: number;
+  /** All of those bytes are on media. */
   survived: boolean;
 }
 
@@ -425,9 +428,11 @@ class Window {
     const hi = Math.min(addr + length, z.addr + meta.length);
     const owners = new Int32Array(Math.max(0, hi - lo));
     if (hi > lo) this.readOwners(lo, hi - lo, owners);
-    const survived = hi > lo && owners.every((o) => o === zeroing);
+    const bytes = Math.max(0, hi - lo);
+    let bytesOnMedia = 0;
+    for (let b = 0; b < bytes; b++) if (owners[b] === zeroing) bytesOnMedia++;
     const op = meta.opSeq !== null ? (this.ops.get(meta.opSeq) ?? null) : null;
-    return { seq: z.seq, opSeq: meta.opSeq, op: op?.name ?? meta.op, reason: zeroReason(meta, op), survived };
+    return { seq: z.seq, opSeq: meta.opSeq, op: op?.name ?? meta.op, reason: zeroReason(meta, op), bytes, bytesOnMedia, survived: bytes > 0 && bytesOnMedia === bytes };
   }
 
   private beyondEofOutcome(store: StoreOutcome, index: number): BeyondEofOutcome {

@@ -44,7 +44,8 @@ function opLabel(s: { op: string | null; opSeq: number | null }): string {
 
 function zeroLabel(z: ZeroingRef | null): string {
   if (z === null) return "-";
-  return `${z.reason} by ${z.op ?? "?"}${z.opSeq !== null ? `@${z.opSeq}` : ""} (store ${z.seq}, ${z.survived ? "on media" : "lost"})`;
+  const fate = z.survived ? "on media" : z.bytesOnMedia > 0 ? `${z.bytesOnMedia}/${z.bytes} B on media` : "lost";
+  return `${z.reason} by ${z.op ?? "?"}${z.opSeq !== null ? `@${z.opSeq}` : ""} (store ${z.seq}, ${fate})`;
 }
 
 /** "3 lines: 2 durable, 1 pending v2/3 kept 1" — the per-line story in one cell. */
