@@ -13,7 +13,7 @@
  * and the byte-equality test fails until it is. Decoded store data is a view into the batch bytes.
  */
 import { Event as WireEvent } from "./gen/daxsim/v1/events.js";
-import { eventFromWire, eventToWire } from "./codec.js";
+import { decodeBatchGenerated, eventFromWire, eventToWire } from "./codec.js";
 import type { DecodedBatch } from "./codec.js";
 import { WireFormatError } from "./errors.js";
 import type { Event, FenceEvent, FlushEvent, FlushKind, Source, StoreEvent } from "./events.js";
@@ -24,7 +24,8 @@ const FLUSH_CODES: Record<FlushKind, number> = { clwb: 1, clflushopt: 2, clflush
 const FLUSH_KINDS: Array<FlushKind | undefined> = [undefined, "clwb", "clflushopt", "clflush", "evict"];
 
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+/** Lenient, as the generated reader is: invalid UTF-8 becomes U+FFFD. */
+const utf8Decoder = new TextDecoder("utf-8");
 
 function varintSize(n: number): number {
   if (n < 0x80) return 1;
@@ -214,80 +215,116 @@ export function encodeBatchFast(node: string, events: readonly Event[]): Uint8Ar
 }
 
 // -----------------------------------------------------------------------------------------------
-// Decoding
+// Decoding: canonical bytes on the fast path, everything else through the generated code.
+
+/**
+ * Thrown inside the fast path when the bytes are not the canonical encoding of a Store, Flush or
+ * Fence event (what encodeBatchFast and the generated encoder write): a truncated or overlong
+ * varint, a value that does not fit, an unknown field or enum value, a group. The caller then
+ * decodes with the generated code, so damaged input is read exactly as the generated decoder reads
+ * it (and fails with its WireFormatError) — the fast path never interprets odd bytes itself.
+ */
+class NotCanonical extends Error {}
+const NOT_CANONICAL = new NotCanonical();
 
 class Reader {
   pos = 0;
   constructor(
-    readonly buf: Uint8Array,
+    public buf: Uint8Array,
     public end: number,
   ) {}
 
-  varint(field: string): number {
+  /** Points the reader at [start, end) of buf (one reader is reused for every event). */
+  at(buf: Uint8Array, start: number, end: number): Reader {
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    return this;
+  }
+
+  /** A varint that fits in [0, 2^53). */
+  varint(): number {
     let result = 0;
     let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new WireFormatError(`${field}: truncated varint`, field);
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= this.end) throw NOT_CANONICAL;
       const b = this.buf[this.pos++]!;
       result += (b & 0x7f) * scale;
       if (b < 0x80) {
-        if (!Number.isSafeInteger(result)) throw new WireFormatError(`${field}: value does not fit in a JS number exactly (> 2^53 - 1)`, field);
+        if (result > Number.MAX_SAFE_INTEGER) throw NOT_CANONICAL;
         return result;
       }
       scale *= 128;
     }
-    throw new WireFormatError(`${field}: varint longer than 10 bytes`, field);
+    throw NOT_CANONICAL;
   }
 
-  /** A length-delimited field: returns [start, end) and moves past it. */
-  delimited(field: string): [number, number] {
-    const length = this.varint(field);
+  /** A varint that fits in 32 bits (uint32, bool and enum fields). */
+  varint32(): number {
+    const v = this.varint();
+    if (v > 0xffffffff) throw NOT_CANONICAL;
+    return v;
+  }
+
+  /** Start of the last length-delimited field read. */
+  fieldStart = 0;
+
+  /** A length-delimited field: sets fieldStart, moves past it and returns its end. */
+  delimited(): number {
+    const length = this.varint();
     const start = this.pos;
-    if (start + length > this.end) throw new WireFormatError(`${field}: length ${length} runs past the message`, field);
+    if (start + length > this.end) throw NOT_CANONICAL;
+    this.fieldStart = start;
     this.pos = start + length;
-    return [start, start + length];
-  }
-
-  skip(wireType: number, field: string): void {
-    switch (wireType) {
-      case 0:
-        this.varint(field);
-        return;
-      case 1:
-        this.pos += 8;
-        break;
-      case 2:
-        this.delimited(field);
-        return;
-      case 5:
-        this.pos += 4;
-        break;
-      default:
-        throw new WireFormatError(`${field}: unsupported wire type ${wireType}`, field);
-    }
-    if (this.pos > this.end) throw new WireFormatError(`${field}: truncated`, field);
+    return this.pos;
   }
 }
 
 const EMPTY_BYTES = new Uint8Array(0);
+const eventReader = new Reader(EMPTY_BYTES, 0);
 
-function decodeFastKind(r: Reader, kind: number, seq: number, boot: number, time: number): Event {
+/** A plain Uint8Array that owns its bytes (small ones copied byte by byte: faster than a view + set). */
+function copyOf(buf: Uint8Array, start: number, end: number): Uint8Array {
+  const n = end - start;
+  const out = new Uint8Array(n);
+  if (n <= 64) for (let i = 0; i < n; i++) out[i] = buf[start + i]!;
+  else out.set(buf.subarray(start, end));
+  return out;
+}
+
+/** Node ids repeat on every event: the last one decoded, by its bytes. */
+let lastNodeBytes: Uint8Array = EMPTY_BYTES;
+let lastNode = "";
+
+function nodeAt(buf: Uint8Array, start: number, end: number): string {
+  if (sameBytes(buf, start, end, lastNodeBytes)) return lastNode;
+  lastNodeBytes = copyOf(buf, start, end);
+  lastNode = utf8Decoder.decode(lastNodeBytes);
+  return lastNode;
+}
+
+function sourceOf(code: number): Source {
+  const source = SOURCES[code];
+  if (source === undefined) throw NOT_CANONICAL;
+  return source;
+}
+
+function decodeFastKind(r: Reader, kind: number, seq: number, boot: number, time: number, copyData: boolean): Event {
   if (kind === 10) {
     const ev: StoreEvent = { kind: "store", seq, boot, time, addr: 0, data: EMPTY_BYTES, nonTemporal: false, source: "unspecified", pid: 0, vaddr: 0, opId: 0, inode: 0, fileOffset: 0, beyondEof: false };
     while (r.pos < r.end) {
-      const tag = r.varint("store");
-      switch (tag) {
-        case 8: ev.addr = r.varint("store.addr"); break;
-        case 18: { const [s, e] = r.delimited("store.data"); ev.data = r.buf.subarray(s, e); break; }
-        case 24: ev.nonTemporal = r.varint("store.non_temporal") !== 0; break;
-        case 32: ev.source = sourceOf(r.varint("store.source"), "store.source"); break;
-        case 40: ev.pid = r.varint("store.pid") >>> 0; break;
-        case 48: ev.vaddr = r.varint("store.vaddr"); break;
-        case 56: ev.inode = r.varint("store.inode"); break;
-        case 64: ev.fileOffset = r.varint("store.file_offset"); break;
-        case 72: ev.beyondEof = r.varint("store.beyond_eof") !== 0; break;
-        case 80: ev.opId = r.varint("store.op_id"); break;
-        default: r.skip(tag & 7, "store");
+      switch (r.varint()) {
+        case 8: ev.addr = r.varint(); break;
+        case 18: { const e = r.delimited(); const s = r.fieldStart; ev.data = copyData ? copyOf(r.buf, s, e) : r.buf.subarray(s, e); break; }
+        case 24: ev.nonTemporal = r.varint32() !== 0; break;
+        case 32: ev.source = sourceOf(r.varint32()); break;
+        case 40: ev.pid = r.varint32(); break;
+        case 48: ev.vaddr = r.varint(); break;
+        case 56: ev.inode = r.varint(); break;
+        case 64: ev.fileOffset = r.varint(); break;
+        case 72: ev.beyondEof = r.varint32() !== 0; break;
+        case 80: ev.opId = r.varint(); break;
+        default: throw NOT_CANONICAL;
       }
     }
     return ev;
@@ -296,41 +333,33 @@ function decodeFastKind(r: Reader, kind: number, seq: number, boot: number, time
     const ev: FlushEvent = { kind: "flush", seq, boot, time, addr: 0, lines: 0, flushKind: "clwb", source: "unspecified", pid: 0, vaddr: 0, opId: 0 };
     let code = 0;
     while (r.pos < r.end) {
-      const tag = r.varint("flush");
-      switch (tag) {
-        case 8: ev.addr = r.varint("flush.addr"); break;
-        case 16: ev.lines = r.varint("flush.lines") >>> 0; break;
-        case 24: code = r.varint("flush.kind"); break;
-        case 32: ev.source = sourceOf(r.varint("flush.source"), "flush.source"); break;
-        case 40: ev.pid = r.varint("flush.pid") >>> 0; break;
-        case 48: ev.vaddr = r.varint("flush.vaddr"); break;
-        case 56: ev.opId = r.varint("flush.op_id"); break;
-        default: r.skip(tag & 7, "flush");
+      switch (r.varint()) {
+        case 8: ev.addr = r.varint(); break;
+        case 16: ev.lines = r.varint32(); break;
+        case 24: code = r.varint32(); break;
+        case 32: ev.source = sourceOf(r.varint32()); break;
+        case 40: ev.pid = r.varint32(); break;
+        case 48: ev.vaddr = r.varint(); break;
+        case 56: ev.opId = r.varint(); break;
+        default: throw NOT_CANONICAL;
       }
     }
     const flushKind = FLUSH_KINDS[code];
-    if (flushKind === undefined) throw new WireFormatError(`flush.kind: unknown enum value ${code}`, "flush.kind");
+    if (flushKind === undefined) throw NOT_CANONICAL;
     ev.flushKind = flushKind;
     return ev;
   }
   const ev: FenceEvent = { kind: "fence", seq, boot, time, source: "unspecified", pid: 0, vaddr: 0, opId: 0 };
   while (r.pos < r.end) {
-    const tag = r.varint("fence");
-    switch (tag) {
-      case 8: ev.source = sourceOf(r.varint("fence.source"), "fence.source"); break;
-      case 16: ev.pid = r.varint("fence.pid") >>> 0; break;
-      case 24: ev.opId = r.varint("fence.op_id"); break;
-      case 32: ev.vaddr = r.varint("fence.vaddr"); break;
-      default: r.skip(tag & 7, "fence");
+    switch (r.varint()) {
+      case 8: ev.source = sourceOf(r.varint32()); break;
+      case 16: ev.pid = r.varint32(); break;
+      case 24: ev.opId = r.varint(); break;
+      case 32: ev.vaddr = r.varint(); break;
+      default: throw NOT_CANONICAL;
     }
   }
   return ev;
-}
-
-function sourceOf(code: number, field: string): Source {
-  const source = SOURCES[code];
-  if (source === undefined) throw new WireFormatError(`${field}: unknown enum value ${code}`, field);
-  return source;
 }
 
 function sameBytes(buf: Uint8Array, start: number, end: number, other: Uint8Array): boolean {
@@ -340,12 +369,14 @@ function sameBytes(buf: Uint8Array, start: number, end: number, other: Uint8Arra
 }
 
 /**
- * Decodes one Event message occupying [start, end) of buf. Its node is returned as `expectedNode`
- * when its bytes are `expectedNodeBytes` (no string decoding per event), else decoded.
+ * The fast path for one Event starting at `start` in buf, within `limit`: undefined for a kind it
+ * leaves to the generated code; throws NotCanonical for bytes it does not read itself. With `run`,
+ * the event may be followed by others (a page of events back to back): it ends right after its
+ * kind field, which the encoders write last; otherwise it must fill [start, limit) exactly. The node
+ * comes back as `knownNode` when its bytes are `knownNodeBytes` (no string decoding per event).
  */
-function decodeEventAt(buf: Uint8Array, start: number, end: number, expectedNode = "", expectedNodeBytes: Uint8Array = EMPTY_BYTES, index = -1): { node: string; event: Event } {
-  const r = new Reader(buf, end);
-  r.pos = start;
+function fastEvent(buf: Uint8Array, start: number, limit: number, run: boolean, copyData: boolean, knownNode: string, knownNodeBytes: Uint8Array): { node: string; event: Event; end: number } | undefined {
+  const r = eventReader.at(buf, start, limit);
   let node = "";
   let seq = 0;
   let boot = 0;
@@ -353,84 +384,122 @@ function decodeEventAt(buf: Uint8Array, start: number, end: number, expectedNode
   let kind = 0;
   let kindStart = 0;
   let kindEnd = 0;
-  while (r.pos < end) {
-    const tag = r.varint("event");
+  while (r.pos < limit && !(run && kind !== 0)) {
+    const tag = r.varint();
     switch (tag) {
       case 10: {
-        const [s, e] = r.delimited("node");
-        node = sameBytes(buf, s, e, expectedNodeBytes) ? expectedNode : utf8Decoder.decode(buf.subarray(s, e));
+        const e = r.delimited();
+        node = sameBytes(buf, r.fieldStart, e, knownNodeBytes) ? knownNode : nodeAt(buf, r.fieldStart, e);
         break;
       }
-      case 16: seq = r.varint("seq"); break;
-      case 24: boot = r.varint("boot") >>> 0; break;
-      case 32: time = r.varint("time"); break;
-      default:
-        if ((tag & 7) === 2 && tag >>> 3 >= 10 && tag >>> 3 <= 16) {
-          kind = tag >>> 3;
-          [kindStart, kindEnd] = r.delimited("kind");
-        } else {
-          r.skip(tag & 7, "event");
-        }
+      case 16: seq = r.varint(); break;
+      case 24: boot = r.varint32(); break;
+      case 32: time = r.varint(); break;
+      case 82: case 90: case 98: case 106: case 114: case 122: case 130:
+        kind = tag >>> 3;
+        kindEnd = r.delimited();
+        kindStart = r.fieldStart;
+        break;
+      default: throw NOT_CANONICAL;
     }
   }
-  // A batch checks the event's node before anything else about it (as codec.ts does).
-  if (index >= 0 && node !== "" && node !== expectedNode) throw new WireFormatError(`event ${index} belongs to node ${node}, batch to ${expectedNode}`, "events.node");
-  if (kind === 0) throw new WireFormatError("event has no kind", "kind");
-  if (kind <= 12) {
-    r.pos = kindStart;
-    r.end = kindEnd;
-    return { node, event: decodeFastKind(r, kind, seq, boot, time) };
-  }
+  if (kind < 10 || kind > 12) return undefined;
+  const end = run ? kindEnd : limit;
+  r.pos = kindStart;
+  r.end = kindEnd;
+  return { node, event: decodeFastKind(r, kind, seq, boot, time, copyData), end };
+}
+
+function decodeGenerated(bytes: Uint8Array): { node: string; event: Event } {
   let wire: WireEvent;
   try {
-    wire = WireEvent.decode(buf.subarray(start, end));
+    wire = WireEvent.decode(bytes);
   } catch (cause) {
     throw new WireFormatError(`not a daxsim.v1.Event: ${(cause as Error).message}`, "event", { cause });
   }
   return { node: wire.node, event: eventFromWire(wire) };
 }
 
-/** Decodes and checks an EventBatch (one node, consecutive seqs), as decodeBatch does, faster. */
-export function decodeBatchFast(bytes: Uint8Array): DecodedBatch {
-  const r = new Reader(bytes, bytes.length);
-  let node = "";
-  let firstSeq = 0;
-  const ranges: Array<[number, number]> = [];
+/**
+ * Decodes the Event occupying bytes [start, end) of `buf` (e.g. one of many back to back in a page
+ * of the SQLite log), exactly as decodeEvent() would. With `copyData`, store data is copied out, so
+ * events do not keep `buf` alive.
+ */
+export function decodeEventRange(buf: Uint8Array, start: number, end: number, copyData: boolean): { node: string; event: Event } {
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > buf.length || start > end) throw new RangeError(`decodeEventRange: [${start}, ${end}) is not inside ${buf.length} bytes`);
   try {
-    while (r.pos < bytes.length) {
-      const tag = r.varint("batch");
-      switch (tag) {
-        case 10: { const [s, e] = r.delimited("node"); node = utf8Decoder.decode(bytes.subarray(s, e)); break; }
-        case 16: firstSeq = r.varint("first_seq"); break;
-        case 26: ranges.push(r.delimited("events")); break;
-        default: r.skip(tag & 7, "batch");
-      }
-    }
-  } catch (cause) {
-    if (cause instanceof WireFormatError && cause.field === "first_seq" && /JS number/.test(cause.message)) throw cause;
-    throw new WireFormatError(`not a daxsim.v1.EventBatch: ${(cause as Error).message}`, "batch", { cause });
+    const fast = fastEvent(buf, start, end, false, copyData, "", EMPTY_BYTES);
+    if (fast !== undefined) return { node: fast.node, event: fast.event };
+  } catch (error) {
+    if (!(error instanceof NotCanonical)) throw error;
   }
-  if (node === "") throw new WireFormatError("batch has no node id", "node");
-  if (ranges.length === 0) throw new WireFormatError("batch has no events", "events");
-  if (firstSeq < 1) throw new WireFormatError("first_seq must be at least 1", "first_seq");
-  const events: Event[] = [];
-  const nodeBytes = utf8.encode(node);
-  for (let i = 0; i < ranges.length; i++) {
-    const [s, e] = ranges[i]!;
-    const decoded = decodeEventAt(bytes, s, e, node, nodeBytes, i);
-    if (decoded.node !== "" && decoded.node !== node) throw new WireFormatError(`event ${i} belongs to node ${decoded.node}, batch to ${node}`, "events.node");
-    if (decoded.event.seq !== firstSeq + i) throw new WireFormatError(`event ${i} has seq ${decoded.event.seq}, expected ${firstSeq + i}`, "events.seq");
-    events.push(decoded.event);
+  return decodeGenerated(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+}
+
+/**
+ * Decodes the event that starts at `start` in a run of events back to back (a page of the SQLite
+ * log), copying store data out, and says where it ends. Undefined when it is not a canonically laid
+ * out Store, Flush or Fence: the caller decodes it another way (e.g. row by row).
+ */
+export function decodeEventInRunFast(buf: Uint8Array, start: number, limit: number): { node: string; event: Event; end: number } | undefined {
+  try {
+    return fastEvent(buf, start, limit, true, true, "", EMPTY_BYTES);
+  } catch (error) {
+    if (error instanceof NotCanonical) return undefined;
+    throw error;
   }
-  return { node, firstSeq, events };
 }
 
 /** Decodes one Event (the `events.encoded` column), as decodeEvent does, faster for hot kinds. */
 export function decodeEventFast(bytes: Uint8Array): { node: string; event: Event } {
+  return decodeEventRange(bytes, 0, bytes.length, false);
+}
+
+/** Decodes and checks an EventBatch (one node, consecutive seqs), exactly as decodeBatchGenerated does. */
+export function decodeBatchFast(bytes: Uint8Array): DecodedBatch {
+  let node = "";
+  let firstSeq = 0;
+  const events: Event[] = [];
   try {
-    return decodeEventAt(bytes, 0, bytes.length);
-  } catch (cause) {
-    if (cause instanceof WireFormatError) throw cause;
-    throw new WireFormatError(`not a daxsim.v1.Event: ${(cause as Error).message}`, "event", { cause });
+    const r = new Reader(bytes, bytes.length);
+    const ranges: number[] = [];
+    while (r.pos < bytes.length) {
+      switch (r.varint()) {
+        case 10: { const e = r.delimited(); node = utf8Decoder.decode(bytes.subarray(r.fieldStart, e)); break; }
+        case 16: firstSeq = r.varint(); break;
+        case 26: { const e = r.delimited(); ranges.push(r.fieldStart, e); break; }
+        default: throw NOT_CANONICAL;
+      }
+    }
+    if (node === "" || ranges.length === 0 || firstSeq < 1) throw NOT_CANONICAL; // the generated path says which
+    const nodeBytes = utf8.encode(node);
+    for (let i = 0; i < ranges.length / 2; i++) {
+      const s = ranges[2 * i]!;
+      const e = ranges[2 * i + 1]!;
+      const fast = fastEvent(bytes, s, e, false, false, node, nodeBytes);
+      if (fast === undefined) {
+        // As decodeBatchGenerated: the event's node is checked before its content is converted.
+        let wire: WireEvent;
+        try {
+          wire = WireEvent.decode(bytes.subarray(s, e));
+        } catch {
+          throw NOT_CANONICAL;
+        }
+        if (wire.node !== "" && wire.node !== node) throw new WireFormatError(`event ${i} belongs to node ${wire.node}, batch to ${node}`, "events.node");
+        events.push(checkBatchEvent(node, firstSeq, i, wire.node, eventFromWire(wire)));
+      } else {
+        events.push(checkBatchEvent(node, firstSeq, i, fast.node, fast.event));
+      }
+    }
+  } catch (error) {
+    if (error instanceof NotCanonical) return decodeBatchGenerated(bytes);
+    throw error;
   }
+  return { node, firstSeq, events };
+}
+
+function checkBatchEvent(batchNode: string, firstSeq: number, i: number, node: string, event: Event): Event {
+  if (node !== "" && node !== batchNode) throw new WireFormatError(`event ${i} belongs to node ${node}, batch to ${batchNode}`, "events.node");
+  if (event.seq !== firstSeq + i) throw new WireFormatError(`event ${i} has seq ${event.seq}, expected ${firstSeq + i}`, "events.seq");
+  return event;
 }

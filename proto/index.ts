@@ -62,3 +62,5 @@ export {
 export { EVENT_COLUMNS, SCHEMA_DDL, SCHEMA_VERSION, SQLITE_PRAGMAS } from "./sqlite_schema.js";
 export { eventBatchLayout } from "./batch_layout.js";
 export type { BatchLayout } from "./batch_layout.js";
+
+export { decodeBatchFast, decodeEventFast as decodeEventFastWire, decodeEventInRunFast, decodeEventRange, encodeBatchFast } from "./fast_codec.js";
