@@ -25,7 +25,12 @@ import type {
   WatchEventsRequest,
   RunExperimentRequest,
   ExperimentUpdate,
+  ReplayRequest,
+  ReplayResponse,
+  SurvivalRequest,
+  SurvivalResponse,
 } from "../../proto/gen/daxsim/v1/coordinator.js";
+import { replayRpc, survivalRpc } from "./replay_rpc.js";
 import { serveRunExperiment } from "./experiment_rpc.js";
 import type { Event as WireEvent, PowerLossPolicy as WirePolicy } from "../../proto/gen/daxsim/v1/events.js";
 import type { ExecResponse, PowerLossRequest, PowerLossResult } from "../../proto/gen/daxsim/v1/node.js";
@@ -123,6 +128,14 @@ export function coordinatorService(ctx: CoordinatorContext): CoordinatorServer {
       }
       const results = plan.barrier ? await injectAtOnce(plan, registry) : await injectEach(plan, registry);
       callback(null, { results, seed: plan.seed, delayMs: BigInt(delayMs) });
+    },
+
+    async replay(call: ServerUnaryCall<ReplayRequest, ReplayResponse>, callback: sendUnaryData<ReplayResponse>) {
+      callback(null, await replayRpc(ctx.dbFile, call.request));
+    },
+
+    async survival(call: ServerUnaryCall<SurvivalRequest, SurvivalResponse>, callback: sendUnaryData<SurvivalResponse>) {
+      callback(null, await survivalRpc(ctx.dbFile, call.request));
     },
 
     runExperiment(call: ServerWritableStream<RunExperimentRequest, ExperimentUpdate>) {

@@ -57,6 +57,18 @@ export class ResourceExhaustedError extends RpcError {
   readonly code = status.RESOURCE_EXHAUSTED;
 }
 
+/** A request field names a position past what exists (a seq past the end of a log). */
+export class OutOfRangeError extends RpcError {
+  override readonly name = "OutOfRangeError";
+  readonly code = status.OUT_OF_RANGE;
+}
+
+/** Stored data is damaged: a log with a gap, edited bytes, or a replay that diverges. */
+export class DataLossError extends RpcError {
+  override readonly name = "DataLossError";
+  readonly code = status.DATA_LOSS;
+}
+
 /** A trigger that waited longer than it was allowed to. */
 export class DeadlineExceededError extends RpcError {
   override readonly name = "DeadlineExceededError";

@@ -45,6 +45,54 @@ export const protobufFileName = "daxsim/v1/coordinator.proto";
  * service from serving others (docs/api.md lists every code).
  */
 
+export interface ReplayRequest {
+  node: string;
+  /** 0: to the end of the log */
+  atSeq: bigint;
+}
+
+export interface ReplayResponse {
+  node: string;
+  /** the last event applied */
+  lastSeq: bigint;
+  boot: number;
+  eventsApplied: bigint;
+  /** recorded media hashes (PowerLoss, Mount) replay reproduced */
+  hashesChecked: number;
+  /** of the rebuilt media at last_seq */
+  mediaSha256: Uint8Array;
+  /** cache lines not durable at last_seq */
+  pendingLines: number;
+  dimmSizeBytes: bigint;
+  persistence: Persistence;
+}
+
+export interface SurvivalRequest {
+  node: string;
+  /** the PowerLoss event's seq; 0: the latest */
+  powerLossSeq: bigint;
+  /** json (default), table, csv */
+  format: string;
+  /** only the stores of file data (write() and mappings) */
+  dataOnly: boolean;
+}
+
+export interface SurvivalResponse {
+  node: string;
+  powerLossSeq: bigint;
+  /** in the requested format */
+  report: string;
+  /** survived, lost, superseded, zeroed */
+  storesByCategory: { [key: string]: bigint };
+  beyondEofStores: number;
+  hashesChecked: number;
+}
+
+export interface SurvivalResponse_StoresByCategoryEntry {
+  key: string;
+  value: bigint;
+}
+
 export interface RunExperimentRequest {
   /** a workload file's content: an array of ops or {dimm, mount, seed, ops} */
   workloadJson: string;
@@ -225,6 +273,765 @@ export interface CoordinatorStatus {
   ingestFailure: string;
   grpcAddress: string;
 }
+
+function createBaseReplayRequest(): ReplayRequest {
+  return { node: "", atSeq: 0n };
+}
+
+export const ReplayRequest: MessageFns<ReplayRequest> = {
+  encode(message: ReplayRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== "") {
+      writer.uint32(10).string(message.node);
+    }
+    if (message.atSeq !== 0n) {
+      if (BigInt.asUintN(64, message.atSeq) !== message.atSeq) {
+        throw new globalThis.Error("value provided for field message.atSeq of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.atSeq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplayRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplayRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.atSeq = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReplayRequest {
+    return {
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
+      atSeq: isSet(object.atSeq) ? BigInt(object.atSeq) : isSet(object.at_seq) ? BigInt(object.at_seq) : 0n,
+    };
+  },
+
+  toJSON(message: ReplayRequest): unknown {
+    const obj: any = {};
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
+    if (message.atSeq !== 0n) {
+      obj.atSeq = message.atSeq.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReplayRequest>, I>>(base?: I): ReplayRequest {
+    return ReplayRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplayRequest>, I>>(object: I): ReplayRequest {
+    const message = createBaseReplayRequest();
+    message.node = object.node ?? "";
+    message.atSeq = (object.atSeq !== undefined && object.atSeq !== null) ? BigInt(object.atSeq) : 0n;
+    return message;
+  },
+};
+
+function createBaseReplayResponse(): ReplayResponse {
+  return {
+    node: "",
+    lastSeq: 0n,
+    boot: 0,
+    eventsApplied: 0n,
+    hashesChecked: 0,
+    mediaSha256: new Uint8Array(0),
+    pendingLines: 0,
+    dimmSizeBytes: 0n,
+    persistence: 0,
+  };
+}
+
+export const ReplayResponse: MessageFns<ReplayResponse> = {
+  encode(message: ReplayResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== "") {
+      writer.uint32(10).string(message.node);
+    }
+    if (message.lastSeq !== 0n) {
+      if (BigInt.asUintN(64, message.lastSeq) !== message.lastSeq) {
+        throw new globalThis.Error("value provided for field message.lastSeq of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.lastSeq);
+    }
+    if (message.boot !== 0) {
+      writer.uint32(24).uint32(message.boot);
+    }
+    if (message.eventsApplied !== 0n) {
+      if (BigInt.asUintN(64, message.eventsApplied) !== message.eventsApplied) {
+        throw new globalThis.Error("value provided for field message.eventsApplied of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.eventsApplied);
+    }
+    if (message.hashesChecked !== 0) {
+      writer.uint32(40).uint32(message.hashesChecked);
+    }
+    if (message.mediaSha256.length !== 0) {
+      writer.uint32(50).bytes(message.mediaSha256);
+    }
+    if (message.pendingLines !== 0) {
+      writer.uint32(56).uint32(message.pendingLines);
+    }
+    if (message.dimmSizeBytes !== 0n) {
+      if (BigInt.asUintN(64, message.dimmSizeBytes) !== message.dimmSizeBytes) {
+        throw new globalThis.Error("value provided for field message.dimmSizeBytes of type uint64 too large");
+      }
+      writer.uint32(64).uint64(message.dimmSizeBytes);
+    }
+    if (message.persistence !== 0) {
+      writer.uint32(72).int32(message.persistence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplayResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplayResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.lastSeq = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.boot = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.eventsApplied = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.hashesChecked = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.mediaSha256 = reader.bytes();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.pendingLines = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.dimmSizeBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.persistence = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReplayResponse {
+    return {
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
+      lastSeq: isSet(object.lastSeq) ? BigInt(object.lastSeq) : isSet(object.last_seq) ? BigInt(object.last_seq) : 0n,
+      boot: isSet(object.boot) ? globalThis.Number(object.boot) : 0,
+      eventsApplied: isSet(object.eventsApplied)
+        ? BigInt(object.eventsApplied)
+        : isSet(object.events_applied)
+        ? BigInt(object.events_applied)
+        : 0n,
+      hashesChecked: isSet(object.hashesChecked)
+        ? globalThis.Number(object.hashesChecked)
+        : isSet(object.hashes_checked)
+        ? globalThis.Number(object.hashes_checked)
+        : 0,
+      mediaSha256: isSet(object.mediaSha256)
+        ? bytesFromBase64(object.mediaSha256)
+        : isSet(object.media_sha256)
+        ? bytesFromBase64(object.media_sha256)
+        : new Uint8Array(0),
+      pendingLines: isSet(object.pendingLines)
+        ? globalThis.Number(object.pendingLines)
+        : isSet(object.pending_lines)
+        ? globalThis.Number(object.pending_lines)
+        : 0,
+      dimmSizeBytes: isSet(object.dimmSizeBytes)
+        ? BigInt(object.dimmSizeBytes)
+        : isSet(object.dimm_size_bytes)
+        ? BigInt(object.dimm_size_bytes)
+        : 0n,
+      persistence: isSet(object.persistence) ? persistenceFromJSON(object.persistence) : 0,
+    };
+  },
+
+  toJSON(message: ReplayResponse): unknown {
+    const obj: any = {};
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
+    if (message.lastSeq !== 0n) {
+      obj.lastSeq = message.lastSeq.toString();
+    }
+    if (message.boot !== 0) {
+      obj.boot = Math.round(message.boot);
+    }
+    if (message.eventsApplied !== 0n) {
+      obj.eventsApplied = message.eventsApplied.toString();
+    }
+    if (message.hashesChecked !== 0) {
+      obj.hashesChecked = Math.round(message.hashesChecked);
+    }
+    if (message.mediaSha256.length !== 0) {
+      obj.mediaSha256 = base64FromBytes(message.mediaSha256);
+    }
+    if (message.pendingLines !== 0) {
+      obj.pendingLines = Math.round(message.pendingLines);
+    }
+    if (message.dimmSizeBytes !== 0n) {
+      obj.dimmSizeBytes = message.dimmSizeBytes.toString();
+    }
+    if (message.persistence !== 0) {
+      obj.persistence = persistenceToJSON(message.persistence);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReplayResponse>, I>>(base?: I): ReplayResponse {
+    return ReplayResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplayResponse>, I>>(object: I): ReplayResponse {
+    const message = createBaseReplayResponse();
+    message.node = object.node ?? "";
+    message.lastSeq = (object.lastSeq !== undefined && object.lastSeq !== null) ? BigInt(object.lastSeq) : 0n;
+    message.boot = object.boot ?? 0;
+    message.eventsApplied = (object.eventsApplied !== undefined && object.eventsApplied !== null)
+      ? BigInt(object.eventsApplied)
+      : 0n;
+    message.hashesChecked = object.hashesChecked ?? 0;
+    message.mediaSha256 = object.mediaSha256 ?? new Uint8Array(0);
+    message.pendingLines = object.pendingLines ?? 0;
+    message.dimmSizeBytes = (object.dimmSizeBytes !== undefined && object.dimmSizeBytes !== null)
+      ? BigInt(object.dimmSizeBytes)
+      : 0n;
+    message.persistence = object.persistence ?? 0;
+    return message;
+  },
+};
+
+function createBaseSurvivalRequest(): SurvivalRequest {
+  return { node: "", powerLossSeq: 0n, format: "", dataOnly: false };
+}
+
+export const SurvivalRequest: MessageFns<SurvivalRequest> = {
+  encode(message: SurvivalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== "") {
+      writer.uint32(10).string(message.node);
+    }
+    if (message.powerLossSeq !== 0n) {
+      if (BigInt.asUintN(64, message.powerLossSeq) !== message.powerLossSeq) {
+        throw new globalThis.Error("value provided for field message.powerLossSeq of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.powerLossSeq);
+    }
+    if (message.format !== "") {
+      writer.uint32(26).string(message.format);
+    }
+    if (message.dataOnly !== false) {
+      writer.uint32(32).bool(message.dataOnly);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SurvivalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSurvivalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.powerLossSeq = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.format = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dataOnly = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SurvivalRequest {
+    return {
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
+      powerLossSeq: isSet(object.powerLossSeq)
+        ? BigInt(object.powerLossSeq)
+        : isSet(object.power_loss_seq)
+        ? BigInt(object.power_loss_seq)
+        : 0n,
+      format: isSet(object.format) ? globalThis.String(object.format) : "",
+      dataOnly: isSet(object.dataOnly)
+        ? globalThis.Boolean(object.dataOnly)
+        : isSet(object.data_only)
+        ? globalThis.Boolean(object.data_only)
+        : false,
+    };
+  },
+
+  toJSON(message: SurvivalRequest): unknown {
+    const obj: any = {};
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
+    if (message.powerLossSeq !== 0n) {
+      obj.powerLossSeq = message.powerLossSeq.toString();
+    }
+    if (message.format !== "") {
+      obj.format = message.format;
+    }
+    if (message.dataOnly !== false) {
+      obj.dataOnly = message.dataOnly;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SurvivalRequest>, I>>(base?: I): SurvivalRequest {
+    return SurvivalRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SurvivalRequest>, I>>(object: I): SurvivalRequest {
+    const message = createBaseSurvivalRequest();
+    message.node = object.node ?? "";
+    message.powerLossSeq = (object.powerLossSeq !== undefined && object.powerLossSeq !== null)
+      ? BigInt(object.powerLossSeq)
+      : 0n;
+    message.format = object.format ?? "";
+    message.dataOnly = object.dataOnly ?? false;
+    return message;
+  },
+};
+
+function createBaseSurvivalResponse(): SurvivalResponse {
+  return { node: "", powerLossSeq: 0n, report: "", storesByCategory: {}, beyondEofStores: 0, hashesChecked: 0 };
+}
+
+export const SurvivalResponse: MessageFns<SurvivalResponse> = {
+  encode(message: SurvivalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== "") {
+      writer.uint32(10).string(message.node);
+    }
+    if (message.powerLossSeq !== 0n) {
+      if (BigInt.asUintN(64, message.powerLossSeq) !== message.powerLossSeq) {
+        throw new globalThis.Error("value provided for field message.powerLossSeq of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.powerLossSeq);
+    }
+    if (message.report !== "") {
+      writer.uint32(26).string(message.report);
+    }
+    globalThis.Object.entries(message.storesByCategory).forEach(([key, value]: [string, bigint]) => {
+      SurvivalResponse_StoresByCategoryEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    if (message.beyondEofStores !== 0) {
+      writer.uint32(40).uint32(message.beyondEofStores);
+    }
+    if (message.hashesChecked !== 0) {
+      writer.uint32(48).uint32(message.hashesChecked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SurvivalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSurvivalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.powerLossSeq = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.report = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = SurvivalResponse_StoresByCategoryEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.storesByCategory[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.beyondEofStores = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.hashesChecked = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SurvivalResponse {
+    return {
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
+      powerLossSeq: isSet(object.powerLossSeq)
+        ? BigInt(object.powerLossSeq)
+        : isSet(object.power_loss_seq)
+        ? BigInt(object.power_loss_seq)
+        : 0n,
+      report: isSet(object.report) ? globalThis.String(object.report) : "",
+      storesByCategory: isObject(object.storesByCategory)
+        ? (globalThis.Object.entries(object.storesByCategory) as [string, any][]).reduce(
+          (acc: { [key: string]: bigint }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: BigInt(value as string | number | bigint | boolean),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.stores_by_category)
+        ? (globalThis.Object.entries(object.stores_by_category) as [string, any][]).reduce(
+          (acc: { [key: string]: bigint }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: BigInt(value as string | number | bigint | boolean),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      beyondEofStores: isSet(object.beyondEofStores)
+        ? globalThis.Number(object.beyondEofStores)
+        : isSet(object.beyond_eof_stores)
+        ? globalThis.Number(object.beyond_eof_stores)
+        : 0,
+      hashesChecked: isSet(object.hashesChecked)
+        ? globalThis.Number(object.hashesChecked)
+        : isSet(object.hashes_checked)
+        ? globalThis.Number(object.hashes_checked)
+        : 0,
+    };
+  },
+
+  toJSON(message: SurvivalResponse): unknown {
+    const obj: any = {};
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
+    if (message.powerLossSeq !== 0n) {
+      obj.powerLossSeq = message.powerLossSeq.toString();
+    }
+    if (message.report !== "") {
+      obj.report = message.report;
+    }
+    if (message.storesByCategory) {
+      const entries = globalThis.Object.entries(message.storesByCategory) as [string, bigint][];
+      if (entries.length > 0) {
+        obj.storesByCategory = {};
+        entries.forEach(([k, v]) => {
+          obj.storesByCategory[k] = v.toString();
+        });
+      }
+    }
+    if (message.beyondEofStores !== 0) {
+      obj.beyondEofStores = Math.round(message.beyondEofStores);
+    }
+    if (message.hashesChecked !== 0) {
+      obj.hashesChecked = Math.round(message.hashesChecked);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SurvivalResponse>, I>>(base?: I): SurvivalResponse {
+    return SurvivalResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SurvivalResponse>, I>>(object: I): SurvivalResponse {
+    const message = createBaseSurvivalResponse();
+    message.node = object.node ?? "";
+    message.powerLossSeq = (object.powerLossSeq !== undefined && object.powerLossSeq !== null)
+      ? BigInt(object.powerLossSeq)
+      : 0n;
+    message.report = object.report ?? "";
+    message.storesByCategory = (globalThis.Object.entries(object.storesByCategory ?? {}) as [string, bigint][]).reduce(
+      (acc: { [key: string]: bigint }, [key, value]: [string, bigint]) => {
+        if (value !== undefined) {
+          acc[key] = BigInt(value as string | number | bigint | boolean);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.beyondEofStores = object.beyondEofStores ?? 0;
+    message.hashesChecked = object.hashesChecked ?? 0;
+    return message;
+  },
+};
+
+function createBaseSurvivalResponse_StoresByCategoryEntry(): SurvivalResponse_StoresByCategoryEntry {
+  return { key: "", value: 0n };
+}
+
+export const SurvivalResponse_StoresByCategoryEntry: MessageFns<SurvivalResponse_StoresByCategoryEntry> = {
+  encode(message: SurvivalResponse_StoresByCategoryEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0n) {
+      if (BigInt.asUintN(64, message.value) !== message.value) {
+        throw new globalThis.Error("value provided for field message.value of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SurvivalResponse_StoresByCategoryEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSurvivalResponse_StoresByCategoryEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SurvivalResponse_StoresByCategoryEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? BigInt(object.value) : 0n,
+    };
+  },
+
+  toJSON(message: SurvivalResponse_StoresByCategoryEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0n) {
+      obj.value = message.value.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SurvivalResponse_StoresByCategoryEntry>, I>>(
+    base?: I,
+  ): SurvivalResponse_StoresByCategoryEntry {
+    return SurvivalResponse_StoresByCategoryEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SurvivalResponse_StoresByCategoryEntry>, I>>(
+    object: I,
+  ): SurvivalResponse_StoresByCategoryEntry {
+    const message = createBaseSurvivalResponse_StoresByCategoryEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null) ? BigInt(object.value) : 0n;
+    return message;
+  },
+};
 
 function createBaseRunExperimentRequest(): RunExperimentRequest {
   return { workloadJson: "", crashPoints: "", strategy: "", torn: false, persistence: 0, seed: 0n, workers: 0 };
@@ -2898,6 +3705,33 @@ export const CoordinatorService = {
     responseSerialize: (value: ExperimentUpdate): Buffer => Buffer.from(ExperimentUpdate.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExperimentUpdate => ExperimentUpdate.decode(value),
   },
+  /**
+   * Rebuilds a node's media from the SQLite log (up to a seq) with the node's own apply function,
+   * checking every media hash the node recorded on the way (docs/replay.md). A log with a gap,
+   * edited bytes or a diverging hash answers DATA_LOSS naming the first bad event.
+   */
+  replay: {
+    path: "/daxsim.v1.Coordinator/Replay" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReplayRequest): Buffer => Buffer.from(ReplayRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReplayRequest => ReplayRequest.decode(value),
+    responseSerialize: (value: ReplayResponse): Buffer => Buffer.from(ReplayResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReplayResponse => ReplayResponse.decode(value),
+  },
+  /**
+   * The survival report of one of a node's power losses: every store before it survived, lost,
+   * superseded or zeroed, partial survival per line, beyond-EOF stores (docs/replay.md).
+   */
+  survival: {
+    path: "/daxsim.v1.Coordinator/Survival" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SurvivalRequest): Buffer => Buffer.from(SurvivalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SurvivalRequest => SurvivalRequest.decode(value),
+    responseSerialize: (value: SurvivalResponse): Buffer => Buffer.from(SurvivalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SurvivalResponse => SurvivalResponse.decode(value),
+  },
 } as const;
 
 export interface CoordinatorServer extends UntypedServiceImplementation {
@@ -2921,6 +3755,17 @@ export interface CoordinatorServer extends UntypedServiceImplementation {
    * (tables experiments, crash_states, violations).
    */
   runExperiment: handleServerStreamingCall<RunExperimentRequest, ExperimentUpdate>;
+  /**
+   * Rebuilds a node's media from the SQLite log (up to a seq) with the node's own apply function,
+   * checking every media hash the node recorded on the way (docs/replay.md). A log with a gap,
+   * edited bytes or a diverging hash answers DATA_LOSS naming the first bad event.
+   */
+  replay: handleUnaryCall<ReplayRequest, ReplayResponse>;
+  /**
+   * The survival report of one of a node's power losses: every store before it survived, lost,
+   * superseded or zeroed, partial survival per line, beyond-EOF stores (docs/replay.md).
+   */
+  survival: handleUnaryCall<SurvivalRequest, SurvivalResponse>;
 }
 
 export interface CoordinatorClient extends Client {
@@ -3010,6 +3855,45 @@ export interface CoordinatorClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ExperimentUpdate>;
+  /**
+   * Rebuilds a node's media from the SQLite log (up to a seq) with the node's own apply function,
+   * checking every media hash the node recorded on the way (docs/replay.md). A log with a gap,
+   * edited bytes or a diverging hash answers DATA_LOSS naming the first bad event.
+   */
+  replay(
+    request: ReplayRequest,
+    callback: (error: ServiceError | null, response: ReplayResponse) => void,
+  ): ClientUnaryCall;
+  replay(
+    request: ReplayRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReplayResponse) => void,
+  ): ClientUnaryCall;
+  replay(
+    request: ReplayRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReplayResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The survival report of one of a node's power losses: every store before it survived, lost,
+   * superseded or zeroed, partial survival per line, beyond-EOF stores (docs/replay.md).
+   */
+  survival(
+    request: SurvivalRequest,
+    callback: (error: ServiceError | null, response: SurvivalResponse) => void,
+  ): ClientUnaryCall;
+  survival(
+    request: SurvivalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SurvivalResponse) => void,
+  ): ClientUnaryCall;
+  survival(
+    request: SurvivalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SurvivalResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const CoordinatorClient = makeGenericClientConstructor(
@@ -3020,6 +3904,31 @@ export const CoordinatorClient = makeGenericClientConstructor(
   service: typeof CoordinatorService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
