@@ -18,23 +18,37 @@ export async function benchCrash(options: { seconds: number }): Promise<BenchRes
   const workload = standardCrashWorkload();
   const rounds = Math.max(3, Math.min(9, Math.round(options.seconds / 2)));
   let seed = 1000n;
-  const rate = async (pool: ThreadCheckerPool): Promise<{ statesPerSecond: number; states: number; images: number; violations: number }> => {
+  let last = { states: 0, images: 0, violations: 0 };
+  const once = async (pool: ThreadCheckerPool): Promise<{ states: number; seconds: number }> => {
     const r = await runExperiment(workload, { crashPoints: "fence", strategy: parseStrategy("prefix"), torn: false, seed: seed++ }, pool);
-    return { statesPerSecond: r.statesPerSecond, states: r.states, images: r.distinctImages, violations: r.violations.length };
+    last = { states: r.states, images: r.distinctImages, violations: r.violations.length };
+    return { states: r.states, seconds: r.elapsedMs / 1000 };
+  };
+  // One sample: whole experiments back to back for at least a second (one experiment takes
+  // ~0.4 s, too short to time on this noisy machine), as total states over total time.
+  const sample = async (pool: ThreadCheckerPool): Promise<number> => {
+    let states = 0;
+    let seconds = 0;
+    while (seconds < 1) {
+      const r = await once(pool);
+      states += r.states;
+      seconds += r.seconds;
+    }
+    return states / seconds;
   };
   const one = new ThreadCheckerPool(1);
   const two = new ThreadCheckerPool(2);
   try {
-    await rate(one);
-    await rate(two);
+    // Warm-up: the JIT makes the first experiments in a thread up to 2.5x slower.
+    for (let i = 0; i < 3; i++) {
+      await once(one);
+      await once(two);
+    }
     const ones: number[] = [];
     const twos: number[] = [];
-    let last = { states: 0, images: 0, violations: 0 };
     for (let r = 0; r < rounds; r++) {
-      ones.push((await rate(one)).statesPerSecond);
-      const t = await rate(two);
-      twos.push(t.statesPerSecond);
-      last = t;
+      ones.push(await sample(one));
+      twos.push(await sample(two));
     }
     const v1 = median(ones);
     const v2 = median(twos);

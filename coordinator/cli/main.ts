@@ -34,8 +34,8 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "bench",
-    summary: "run benchmarks (store, pipeline, all) and print JSON lines with ratios against a same-run baseline",
-    usage: "daxsim bench <store|pipeline|all> [--json] [--seconds N]",
+    summary: "run benchmarks (store, dd, crash, pipeline, replay, or all) and print JSON lines with ratios against a same-run baseline",
+    usage: "daxsim bench <store|dd|crash|pipeline|replay|all> [--json] [--seconds N]",
     load: () => import("./cmd_bench.js"),
   },
   {

@@ -115,8 +115,8 @@ export class CrashWalker {
       }
       const chunk = view.base[Math.floor((p.line * LINE_BYTES) / CHUNK_BYTES)];
       const off = (p.line * LINE_BYTES) % CHUNK_BYTES;
-      const durable = chunk === undefined ? Buffer.alloc(LINE_BYTES) : Buffer.from(chunk.buffer, chunk.byteOffset + off, LINE_BYTES);
-      if (!content.equals(durable)) out.push([p.line, content]);
+      const same = chunk === undefined ? content.compare(ZERO_PAGE, 0, LINE_BYTES) === 0 : content.compare(chunk, off, off + LINE_BYTES) === 0;
+      if (!same) out.push([p.line, content]);
     }
     return out;
   }

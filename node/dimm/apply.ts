@@ -372,7 +372,9 @@ export function redoInto(dst: Uint8Array, lineAddr: number, ev: StoreEvent, from
   const lo = Math.max(ev.addr, lineAddr + from);
   const hi = Math.min(ev.addr + ev.data.length, lineAddr + to);
   if (lo >= hi) return;
-  dst.set(ev.data.subarray(lo - ev.addr, hi - ev.addr), lo - lineAddr);
+  // At most 64 bytes: a byte loop beats allocating a subarray view for TypedArray.set.
+  const data = ev.data;
+  for (let i = lo, d = lo - lineAddr, e = lo - ev.addr; i < hi; i++) dst[d++] = data[e++]!;
 }
 
 /** The content of a pending line after keeping the first `kept` of its records. */

@@ -217,7 +217,7 @@ export class DimmState {
     this.forEachChunkPiece(addr, dst.length, (c, off, n, done) => {
       const chunk = this.mem[c];
       if (chunk === undefined) dst.fill(0, done, done + n);
-      else dst.set(chunk.subarray(off, off + n), done);
+      else chunk.copy(dst, done, off, off + n);
     });
   }
 
@@ -238,7 +238,7 @@ export class DimmState {
         const lo = Math.max(lineOff, off);
         const hi = Math.min(lineOff + LINE_BYTES, off + n);
         const from = undo + (lo - lineOff);
-        dst.set(this.undoArena.subarray(from, from + (hi - lo)), done + (lo - off));
+        this.undoArena.copy(dst, done + (lo - off), from, from + (hi - lo));
       }
     });
   }
