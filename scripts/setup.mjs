@@ -32,10 +32,13 @@ function mtime(path) {
 }
 
 // 1. npm dependencies: install when node_modules is missing or older than the lockfile.
+let installedNow = false;
 const lock = join(root, "package-lock.json");
 const installed = join(root, "node_modules", ".package-lock.json");
 if (!existsSync(installed) || mtime(lock) > mtime(installed) || !existsSync(join(root, "node_modules", "sqlite3", "build"))) {
+  const before = Date.now();
   run("npm", existsSync(lock) ? ["ci"] : ["install"]);
+  installedNow = mtime(join(root, "dist", "coordinator", "cli", "main.js")) >= before - 1000;
 }
 
 // 2. nats-server: on PATH or in /usr/sbin (where Debian puts it).
@@ -87,7 +90,11 @@ try {
 } catch {
   built = "";
 }
-if (!existsSync(join(root, "dist", "coordinator", "cli", "main.js")) || built !== fingerprint) {
+if (installedNow) {
+  // npm ci has just built dist/ from these sources through `prepare` (tsc, which fails the install
+  // on any error), so a second build would change nothing.
+  writeFileSync(fingerprintFile, `${fingerprint}\n`);
+} else if (!existsSync(join(root, "dist", "coordinator", "cli", "main.js")) || built !== fingerprint) {
   say("building dist/ (tsc)");
   const tsc = spawnSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], { cwd: root, stdio: "inherit" });
   // tsc emits JavaScript even when it reports type errors; `npm run typecheck` (and CI) fail on
