@@ -15,32 +15,13 @@
  * (coordinator/ingest/event_rows.ts); the golden fixtures, written by ingest's own code, check it.
  */
 import type { Event } from "../proto/index.js";
+import { EVENT_COLUMNS } from "../proto/sqlite_schema.js";
 
 export type ColumnValue = number | string | null;
 
-/** Columns of `events` compared with the encoded event, in table order (`encoded` excluded). */
-export const CHECKED_COLUMNS = [
-  "seq",
-  "boot",
-  "kind",
-  "time",
-  "address",
-  "length",
-  "pid",
-  "vaddr",
-  "inode",
-  "file_offset",
-  "beyond_eof",
-  "op_id",
-  "source",
-  "flush_kind",
-  "fault_outcome",
-  "is_write",
-  "op_name",
-  "errno",
-  "result",
-] as const;
-export type CheckedColumn = (typeof CHECKED_COLUMNS)[number];
+/** Columns of `events` compared with the encoded event: every column but `node` and `encoded`, in table order. */
+export type CheckedColumn = Exclude<(typeof EVENT_COLUMNS)[number], "node" | "encoded">;
+export const CHECKED_COLUMNS: readonly CheckedColumn[] = EVENT_COLUMNS.filter((c): c is CheckedColumn => c !== "node" && c !== "encoded");
 
 const FAULT_MAPS_DIMM_PAGE = new Set(["allocated", "mapped", "mkwrite"]);
 const PAGE = 4096;

@@ -10,14 +10,13 @@
 import { parseArgs } from "node:util";
 import { MountOptionError, parseMountOptions } from "../../node/fs/fs.js";
 import type { MountOptions } from "../../node/fs/fs.js";
-import { ImageError } from "../../node/image/errors.js";
-import { machineFromImage, saveImage, shutDown } from "../../node/image/machine_image.js";
+import { machineFromImage } from "../../node/image/machine_image.js";
 import { PrngSeedError, parseSeed } from "../../node/sim/prng.js";
 import { strtoul } from "../../node/xfs_io/c_lib.js";
 import { DEFAULT_OPEN_OPTIONS, XfsIo } from "../../node/xfs_io/xfs_io.js";
 import type { OpenOptions } from "../../node/xfs_io/xfs_io.js";
 import { CommandFailure } from "./errors.js";
-import { quietLog, readImageOrFail, stdoutWriter } from "./image_tools.js";
+import { quietLog, readImageOrFail, shutDownAndSave, stdoutWriter } from "./image_tools.js";
 
 export const IO_USAGE = "Usage: daxsim io --dimm IMG [-afrst] [-m mode] [-o mount-options] [--seed S] [-c cmd]... file";
 
@@ -47,13 +46,7 @@ export async function run(args: string[]): Promise<number> {
   });
   const opened = io.openInitial(paths, flags, mode);
   if (opened) io.runCommands(commands);
-  try {
-    shutDown(machine);
-    saveImage(machine, imagePath);
-  } catch (error) {
-    if (error instanceof ImageError) throw new CommandFailure(error.message);
-    throw error;
-  }
+  shutDownAndSave(machine, imagePath);
   return opened ? io.status : 1;
 }
 

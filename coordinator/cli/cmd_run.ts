@@ -8,8 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { formatSize } from "../../node/dimm/geometry.js";
-import { ImageError } from "../../node/image/errors.js";
-import { machineFromImage, saveImage, shutDown } from "../../node/image/machine_image.js";
+import { machineFromImage } from "../../node/image/machine_image.js";
 import type { Machine } from "../../node/machine.js";
 import { PrngSeedError, parseSeed } from "../../node/sim/prng.js";
 import type { OpRecord } from "../../node/workload/session.js";
@@ -17,7 +16,7 @@ import { WorkloadSession } from "../../node/workload/session.js";
 import { WorkloadFileError, machineForWorkload, parseWorkload } from "../../node/workload/workload_file.js";
 import { flag, parse, str } from "./args.js";
 import { CommandFailure, UsageError } from "./errors.js";
-import { quietLog, readImageOrFail, stdoutWriter } from "./image_tools.js";
+import { quietLog, readImageOrFail, shutDownAndSave, stdoutWriter } from "./image_tools.js";
 
 const INVALID_WORKLOAD = 2;
 
@@ -61,13 +60,7 @@ export async function run(args: string[]): Promise<number> {
   });
 
   if (imagePath !== undefined) {
-    try {
-      shutDown(machine);
-      saveImage(machine, imagePath);
-    } catch (error) {
-      if (error instanceof ImageError) throw new CommandFailure(error.message);
-      throw error;
-    }
+    shutDownAndSave(machine, imagePath);
   }
   const failed = records.find((r) => r.error !== undefined || r.mismatch !== undefined);
   if (failed !== undefined) throw new CommandFailure(failed.mismatch ?? failed.error!);

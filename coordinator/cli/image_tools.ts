@@ -6,6 +6,8 @@
 import { EventLog, NullSink } from "../../node/events/event_log.js";
 import { ImageError } from "../../node/image/errors.js";
 import { readImage } from "../../node/image/image_file.js";
+import { saveImage, shutDown } from "../../node/image/machine_image.js";
+import type { Machine } from "../../node/machine.js";
 import type { DimmImage } from "../../node/image/image_file.js";
 import { StepClock } from "../../node/sim/clock.js";
 import { CommandFailure } from "./errors.js";
@@ -53,4 +55,15 @@ export function stdoutWriter(): (text: string | Uint8Array) => void {
   return (text) => {
     if (!broken) process.stdout.write(text);
   };
+}
+
+/** Unmounts the machine cleanly and saves its durable media to `path`; an image error fails the command. */
+export function shutDownAndSave(machine: Machine, path: string): void {
+  try {
+    shutDown(machine);
+    saveImage(machine, path);
+  } catch (error) {
+    if (error instanceof ImageError) throw new CommandFailure(error.message);
+    throw error;
+  }
 }
