@@ -122,7 +122,7 @@ class Run {
       if (ev.kind === "fence") {
         // The live DIMM compacts its pending journal at fences (Dimm.fence); so does replay, so
         // memory stays bounded the same way. It changes nothing observable.
-        if (state.journal.length > JOURNAL_RECORDS_MAX_DEFAULT / 2) state.compactJournal();
+        state.compactJournalIfGrown(JOURNAL_RECORDS_MAX_DEFAULT);
       } else if (ev.kind === "powerLoss" || ev.kind === "mount") {
         this.checkHash(ev, ev.mediaSha256);
       }

@@ -190,7 +190,7 @@ export class NodeRuntime {
     return entry;
   }
 
-  /** Throws InvalidArgument-mapped errors for a session name that cannot be used. */
+  /** What is wrong with a session name that cannot be used; undefined when it can be. */
   static checkSessionName(name: string): string | undefined {
     if (name === "" || SESSION_NAME.test(name)) return undefined;
     return `"${name.slice(0, 80)}" must be 1–64 characters of A-Z a-z 0-9 _ . -`;
@@ -448,9 +448,6 @@ export class NodeRuntime {
   }
 }
 
-/** Store bytes between journal compactions while folding (the live Dimm compacts at fences too). */
-const FOLD_COMPACT_RECORDS = 1 << 13;
-
 /** Applies a node's durable DIMM events, in order, to a fresh DIMM: the same fold replay does. */
 function foldDurableEvents(dimm: Dimm, events: readonly DimmEvent[], node: string): void {
   for (const ev of events) {
@@ -463,6 +460,6 @@ function foldDurableEvents(dimm: Dimm, events: readonly DimmEvent[], node: strin
       throw error;
     }
     // Compaction changes nothing observable; it keeps the journal of a long log bounded.
-    if (ev.kind === "fence" && dimm.state.journal.length > FOLD_COMPACT_RECORDS) dimm.state.compactJournal();
+    if (ev.kind === "fence") dimm.state.compactJournalIfGrown(dimm.journalRecordsMax);
   }
 }

@@ -14,10 +14,8 @@
  */
 import type { DimmEvent, Event, FenceEvent, FlushEvent, PowerLossEvent, StoreEvent } from "../../proto/index.js";
 import { DimmArgumentError, DimmDivergenceError, DimmRangeError } from "./errors.js";
-import { CHUNK_BYTES, LINE_BYTES, LINES_PER_CHUNK, LINES_PER_PAGE, PAGE_BYTES, WORD_BYTES, WORDS_PER_LINE } from "./geometry.js";
-
-const PAGES_PER_CHUNK = CHUNK_BYTES / PAGE_BYTES;
-import type { DimmState } from "./state.js";
+import { CHUNK_BYTES, LINE_BYTES, LINES_PER_CHUNK, LINES_PER_PAGE, PAGE_BYTES, PAGES_PER_CHUNK, WORD_BYTES, WORDS_PER_LINE } from "./geometry.js";
+import type { DimmState, LineMeta } from "./state.js";
 
 /** Applies one event. Events of other layers (faults, ops, mounts) leave the DIMM unchanged. */
 export function applyEvent(state: DimmState, ev: Event): void {
@@ -214,7 +212,7 @@ function applyFlush(state: DimmState, ev: FlushEvent): void {
       // The line's visible content becomes its durable content: forget the undo entry.
       state.touchEpoch++;
       state.durableChanged(c);
-      clearLine(state, c, meta.first, meta.last, meta.mark, l);
+      clearLine(state, c, meta, l);
     } else {
       if (meta.mark[l]! < 0) state.addFlushRange(line, 1, -1);
       meta.mark[l] = meta.last[l]!;
@@ -280,7 +278,7 @@ function fenceRangeLineByLine(state: DimmState, firstLine: number, count: number
     state.durableChanged(c);
     state.touchEpoch++;
     if (meta.last[l] === mark) {
-      clearLine(state, c, meta.first, meta.last, meta.mark, l);
+      clearLine(state, c, meta, l);
       continue;
     }
     // Stores came after the mark: the durable content is what the flush captured.
@@ -303,11 +301,11 @@ function clearUniformPage(state: DimmState, c: number, p: number): void {
   state.durableChanged(c);
 }
 
-function clearLine(state: DimmState, c: number, first: Int32Array, last: Int32Array, mark: Int32Array, l: number): void {
-  first[l] = -1;
-  last[l] = -1;
-  mark[l] = -1;
-  state.meta[c]!.pagePending[l >>> 6]!--;
+function clearLine(state: DimmState, c: number, meta: LineMeta, l: number): void {
+  meta.first[l] = -1;
+  meta.last[l] = -1;
+  meta.mark[l] = -1;
+  meta.pagePending[l >>> 6]!--;
   state.pendingLines--;
   state.chunkPending[c] = state.chunkPending[c]! - 1;
 }
@@ -368,7 +366,7 @@ export function pendingLineVersions(state: DimmState): PendingLine[] {
 }
 
 /** Writes the part of `ev` that falls inside [lineAddr + from, lineAddr + to) into `dst` (64 bytes). */
-export function redoInto(dst: Uint8Array, lineAddr: number, ev: StoreEvent, from = 0, to = LINE_BYTES): void {
+function redoInto(dst: Uint8Array, lineAddr: number, ev: StoreEvent, from = 0, to = LINE_BYTES): void {
   const lo = Math.max(ev.addr, lineAddr + from);
   const hi = Math.min(ev.addr + ev.data.length, lineAddr + to);
   if (lo >= hi) return;
@@ -427,7 +425,7 @@ function applyPowerLoss(state: DimmState, ev: PowerLossEvent): void {
     state.memChunk(c).set(contents[i]!, off);
     state.durableChanged(c);
     const meta = state.meta[c]!;
-    clearLine(state, c, meta.first, meta.last, meta.mark, line - c * LINES_PER_CHUNK);
+    clearLine(state, c, meta, line - c * LINES_PER_CHUNK);
   }
   state.flushRanges = [];
   state.captures.clear();

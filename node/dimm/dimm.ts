@@ -5,7 +5,7 @@
  * node's event log. The DIMM's own decisions (evicting lines when its bounded buffers are full, the
  * fate of pending lines at a power loss) are events too, so a log replays to the same bytes.
  */
-import type { FlushKind, Persistence, PowerLossEvent, PowerLossPolicy, Provenance, StoreEvent } from "../../proto/index.js";
+import type { FenceEvent, FlushEvent, FlushKind, Persistence, PowerLossEvent, PowerLossPolicy, Provenance, StoreEvent } from "../../proto/index.js";
 import { DIRECT, FLUSH_KINDS, isPersistence } from "../../proto/index.js";
 import type { EventLog } from "../events/event_log.js";
 import { applyEvent, checkRange, pendingLineVersions } from "./apply.js";
@@ -166,7 +166,7 @@ export class Dimm {
   /** SFENCE. */
   fence(prov: Provenance = DIRECT): void {
     this.emit({ kind: "fence", seq: 0, boot: 0, time: 0, source: prov.source, pid: prov.pid, vaddr: prov.vaddr, opId: prov.opId });
-    if (this.state.journal.length > this.journalRecordsMax / 2) this.state.compactJournal();
+    this.state.compactJournalIfGrown(this.journalRecordsMax);
   }
 
   /** Loads see the newest store. Returns a copy. */
@@ -227,7 +227,7 @@ export class Dimm {
     return ev;
   }
 
-  private emit(ev: Exclude<Parameters<typeof applyEvent>[1], StoreEvent | PowerLossEvent>): void {
+  private emit(ev: FlushEvent | FenceEvent): void {
     applyEvent(this.state, ev);
     this.log.append(ev);
   }

@@ -13,6 +13,7 @@ export const LINES_PER_PAGE = PAGE_BYTES / LINE_BYTES;
 /** Media and line metadata are allocated lazily in chunks of this size. */
 export const CHUNK_BYTES = 1 << 20;
 export const LINES_PER_CHUNK = CHUNK_BYTES / LINE_BYTES;
+export const PAGES_PER_CHUNK = CHUNK_BYTES / PAGE_BYTES;
 
 export const DIMM_BYTES_MIN = 1 << 20;
 export const DIMM_BYTES_MAX = 64 * 1024 ** 3;

@@ -25,9 +25,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Persistence, StoreEvent } from "../../proto/index.js";
-import { CHUNK_BYTES, LINE_BYTES, LINES_PER_CHUNK, LINES_PER_PAGE, PAGE_BYTES, checkDimmSize } from "./geometry.js";
-
-const PAGES_PER_CHUNK = CHUNK_BYTES / PAGE_BYTES;
+import { CHUNK_BYTES, LINE_BYTES, LINES_PER_CHUNK, LINES_PER_PAGE, PAGES_PER_CHUNK, checkDimmSize } from "./geometry.js";
 
 export interface LineMeta {
   first: Int32Array;
@@ -54,8 +52,14 @@ export type LineCacheState = "clean" | "dirty" | "flush-pending";
 const ZERO_CHUNK = Buffer.alloc(CHUNK_BYTES);
 let zeroChunkDigest: Buffer | undefined;
 
+/** SHA-256 of one 1 MiB media chunk (undefined: all zeros), the inner hash of the media hash. */
+export function chunkSha256Of(chunk: Uint8Array | undefined): Buffer {
+  if (chunk === undefined) return (zeroChunkDigest ??= createHash("sha256").update(ZERO_CHUNK).digest());
+  return createHash("sha256").update(chunk).digest();
+}
+
 /** Record numbers restart at 0 whenever nothing is pending; past this they are renumbered. */
-export const RECORD_NUMBER_MAX = 1 << 30;
+const RECORD_NUMBER_MAX = 1 << 30;
 const UNDO_ARENA_BYTES_MIN = 64 * 1024;
 
 export class DimmState {
@@ -72,6 +76,8 @@ export class DimmState {
   nextRecord = 0;
   /** Sum of data bytes of the journal. */
   pendingBytes = 0;
+  /** Journal length right after the last compaction (see compactJournalIfGrown). */
+  private journalLengthCompacted = 0;
   /** Durable content of pending lines, 64 bytes per entry; entries are never moved while live. */
   undoArena = Buffer.alloc(UNDO_ARENA_BYTES_MIN);
   undoUsed = 0;
@@ -96,10 +102,6 @@ export class DimmState {
     this.meta = new Array<LineMeta | undefined>(this.chunkCount).fill(undefined);
     this.chunkDigest = new Array<Buffer | undefined>(this.chunkCount).fill(undefined);
     this.chunkPending = new Int32Array(this.chunkCount);
-  }
-
-  get lineCount(): number {
-    return this.sizeBytes / LINE_BYTES;
   }
 
   /** The chunk's bytes, allocated (zeros) on first use. */
@@ -271,15 +273,12 @@ export class DimmState {
     if (cached !== undefined) return cached;
     const chunk = this.mem[c];
     let digest: Buffer;
-    if (chunk === undefined) {
-      zeroChunkDigest ??= createHash("sha256").update(ZERO_CHUNK).digest();
-      digest = zeroChunkDigest;
-    } else if (this.chunkPending[c] === 0) {
-      digest = createHash("sha256").update(chunk).digest();
+    if (chunk === undefined || this.chunkPending[c] === 0) {
+      digest = chunkSha256Of(chunk);
     } else {
       const durable = Buffer.allocUnsafe(CHUNK_BYTES);
       this.readMedia(c * CHUNK_BYTES, durable);
-      digest = createHash("sha256").update(durable).digest();
+      digest = chunkSha256Of(durable);
     }
     this.chunkDigest[c] = digest;
     return digest;
@@ -324,6 +323,18 @@ export class DimmState {
     this.nextRecord = 0;
     this.pendingBytes = 0;
     this.undoUsed = 0;
+    this.journalLengthCompacted = 0;
+  }
+
+  /**
+   * Compacts when the journal is over recordsMax / 2 records and has grown by recordsMax / 4 since
+   * the last compaction. A compaction costs O(lines of the chunks with pending lines) and frees
+   * nothing while an old record's lines stay pending (stored, never flushed), so compacting at
+   * every fence past the threshold would pay that cost at every fence.
+   */
+  compactJournalIfGrown(recordsMax: number): void {
+    const n = this.journal.length;
+    if (n > recordsMax / 2 && n >= this.journalLengthCompacted + recordsMax / 4) this.compactJournal();
   }
 
   /**
@@ -347,6 +358,7 @@ export class DimmState {
     }
     if (this.undoUsed > 2 * this.pendingLines * LINE_BYTES) this.repackUndo();
     if (this.nextRecord > RECORD_NUMBER_MAX / 2) this.renumber();
+    this.journalLengthCompacted = this.journal.length;
   }
 
   private repackUndo(): void {
