@@ -29,7 +29,6 @@ export type { Clock } from "./sim/clock.js";
 export { Prng, PrngSeedError, parseSeed } from "./sim/prng.js";
 export {
   NatsOutbox,
-  OUTBOX_CONNECTION,
   OUTBOX_DEFAULTS,
   OutboxClosedError,
   OutboxEventTooLargeError,
@@ -43,7 +42,6 @@ export { ensureEventStream, eventStreamConfig } from "./events/event_stream.js";
 export {
   ImageCorruptError,
   ImageError,
-  ImageExistsError,
   ImageForeignError,
   ImageInconsistentError,
   ImageIoError,

@@ -1,75 +1,14 @@
 /**
  * The one place where domain events (proto/events.ts, JS numbers) meet the generated wire types
- * (proto/gen, bigint). Decoding checks every 64-bit value fits in a JS number exactly and throws
- * WireFormatError naming the field otherwise, so no value is ever rounded.
+ * (proto/gen, bigint), with the enum tables of wire_enums.ts. Decoding checks every 64-bit value
+ * fits in a JS number exactly and throws WireFormatError naming the field otherwise, so no value is
+ * ever rounded.
  */
-import {
-  Event as WireEvent,
-  EventBatch as WireEventBatch,
-  FaultOutcome as WireFaultOutcome,
-  FlushKind as WireFlushKind,
-  Persistence as WirePersistence,
-  PowerLossPolicy as WirePolicy,
-  Source as WireSource,
-} from "./gen/daxsim/v1/events.js";
+import { Event as WireEvent, EventBatch as WireEventBatch, Persistence as WirePersistence, PowerLossPolicy as WirePolicy } from "./gen/daxsim/v1/events.js";
 import { WireFormatError } from "./errors.js";
 import { decodeBatchFast, encodeBatchFast } from "./fast_codec.js";
-import type {
-  Event,
-  FaultOutcome,
-  FlushKind,
-  Persistence,
-  PowerLossPolicy,
-  Source,
-} from "./events.js";
-
-const SOURCES: ReadonlyArray<[Source, WireSource]> = [
-  ["unspecified", WireSource.SOURCE_UNSPECIFIED],
-  ["direct", WireSource.SOURCE_DIRECT],
-  ["syscall", WireSource.SOURCE_SYSCALL],
-  ["mmap", WireSource.SOURCE_MMAP],
-  ["metadata", WireSource.SOURCE_METADATA],
-  ["journal", WireSource.SOURCE_JOURNAL],
-  ["zeroing", WireSource.SOURCE_ZEROING],
-  ["writeback", WireSource.SOURCE_WRITEBACK],
-  ["recovery", WireSource.SOURCE_RECOVERY],
-];
-const FLUSH_KINDS: ReadonlyArray<[FlushKind, WireFlushKind]> = [
-  ["clwb", WireFlushKind.FLUSH_KIND_CLWB],
-  ["clflushopt", WireFlushKind.FLUSH_KIND_CLFLUSHOPT],
-  ["clflush", WireFlushKind.FLUSH_KIND_CLFLUSH],
-  ["evict", WireFlushKind.FLUSH_KIND_EVICT],
-];
-const POLICIES: ReadonlyArray<[PowerLossPolicy, WirePolicy]> = [
-  ["strict", WirePolicy.POWER_LOSS_POLICY_STRICT],
-  ["eadr-like", WirePolicy.POWER_LOSS_POLICY_EADR_LIKE],
-  ["random", WirePolicy.POWER_LOSS_POLICY_RANDOM],
-  ["torn", WirePolicy.POWER_LOSS_POLICY_TORN],
-];
-const PERSISTENCES: ReadonlyArray<[Persistence, WirePersistence]> = [
-  ["adr", WirePersistence.PERSISTENCE_ADR],
-  ["eadr", WirePersistence.PERSISTENCE_EADR],
-];
-const OUTCOMES: ReadonlyArray<[FaultOutcome, WireFaultOutcome]> = [
-  ["zero-page", WireFaultOutcome.FAULT_OUTCOME_ZERO_PAGE],
-  ["allocated", WireFaultOutcome.FAULT_OUTCOME_ALLOCATED],
-  ["mapped", WireFaultOutcome.FAULT_OUTCOME_MAPPED],
-  ["mkwrite", WireFaultOutcome.FAULT_OUTCOME_MKWRITE],
-  ["cow", WireFaultOutcome.FAULT_OUTCOME_COW],
-  ["sigbus", WireFaultOutcome.FAULT_OUTCOME_SIGBUS],
-  ["sigsegv", WireFaultOutcome.FAULT_OUTCOME_SIGSEGV],
-  ["page-cache", WireFaultOutcome.FAULT_OUTCOME_PAGE_CACHE],
-];
-
-function toWireEnum<D, W>(table: ReadonlyArray<[D, W]>, value: D, field: string): W {
-  for (const [domain, wire] of table) if (domain === value) return wire;
-  throw new WireFormatError(`${field}: unknown value ${String(value)}`, field);
-}
-
-function fromWireEnum<D, W>(table: ReadonlyArray<[D, W]>, value: W, field: string): D {
-  for (const [domain, wire] of table) if (wire === value) return domain;
-  throw new WireFormatError(`${field}: unknown enum value ${String(value)}`, field);
-}
+import type { Event, Persistence, PowerLossPolicy } from "./events.js";
+import { FLUSH_KIND_TABLE, OUTCOME_TABLE, PERSISTENCE_TABLE, POLICY_TABLE, SOURCE_TABLE, fromWireEnum, toWireEnum } from "./wire_enums.js";
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -105,7 +44,7 @@ export function eventToWire(node: string, ev: Event): WireEvent {
             addr: big(ev.addr, "store.addr"),
             data: ev.data,
             nonTemporal: ev.nonTemporal,
-            source: toWireEnum(SOURCES, ev.source, "store.source"),
+            source: toWireEnum(SOURCE_TABLE, ev.source, "store.source"),
             pid: ev.pid,
             vaddr: big(ev.vaddr, "store.vaddr"),
             inode: big(ev.inode, "store.inode"),
@@ -123,8 +62,8 @@ export function eventToWire(node: string, ev: Event): WireEvent {
           value: {
             addr: big(ev.addr, "flush.addr"),
             lines: ev.lines,
-            kind: toWireEnum(FLUSH_KINDS, ev.flushKind, "flush.kind"),
-            source: toWireEnum(SOURCES, ev.source, "flush.source"),
+            kind: toWireEnum(FLUSH_KIND_TABLE, ev.flushKind, "flush.kind"),
+            source: toWireEnum(SOURCE_TABLE, ev.source, "flush.source"),
             pid: ev.pid,
             vaddr: big(ev.vaddr, "flush.vaddr"),
             opId: big(ev.opId, "flush.op_id"),
@@ -136,7 +75,7 @@ export function eventToWire(node: string, ev: Event): WireEvent {
         ...header,
         kind: {
           $case: "fence",
-          value: { source: toWireEnum(SOURCES, ev.source, "fence.source"), pid: ev.pid, vaddr: big(ev.vaddr, "fence.vaddr"), opId: big(ev.opId, "fence.op_id") },
+          value: { source: toWireEnum(SOURCE_TABLE, ev.source, "fence.source"), pid: ev.pid, vaddr: big(ev.vaddr, "fence.vaddr"), opId: big(ev.opId, "fence.op_id") },
         },
       };
     case "powerLoss":
@@ -145,11 +84,11 @@ export function eventToWire(node: string, ev: Event): WireEvent {
         kind: {
           $case: "powerLoss",
           value: {
-            policy: toWireEnum(POLICIES, ev.policy, "power_loss.policy"),
+            policy: toWireEnum(POLICY_TABLE, ev.policy, "power_loss.policy"),
             seed: seedToWire(ev.seed),
             lines: ev.lines.map((d) => ({ line: big(d.line, "power_loss.lines.line"), versions: d.versions, kept: d.kept, wordKept: d.wordKept })),
             mediaSha256: ev.mediaSha256,
-            persistence: toWireEnum(PERSISTENCES, ev.persistence, "power_loss.persistence"),
+            persistence: toWireEnum(PERSISTENCE_TABLE, ev.persistence, "power_loss.persistence"),
             reason: ev.reason,
           },
         },
@@ -165,7 +104,7 @@ export function eventToWire(node: string, ev: Event): WireEvent {
             inode: big(ev.inode, "fault.inode"),
             page: big(ev.page, "fault.page"),
             write: ev.write,
-            outcome: toWireEnum(OUTCOMES, ev.outcome, "fault.outcome"),
+            outcome: toWireEnum(OUTCOME_TABLE, ev.outcome, "fault.outcome"),
             pfn: big(ev.pfn, "fault.pfn"),
             sync: ev.sync,
             unmapped: ev.unmapped.map((u) => ({ pid: u.pid, vaddr: big(u.vaddr, "fault.unmapped.vaddr"), zeroPage: u.zeroPage })),
@@ -223,7 +162,7 @@ export function eventFromWire(msg: WireEvent): Event {
         addr: num(s.addr, "store.addr"),
         data: s.data,
         nonTemporal: s.nonTemporal,
-        source: fromWireEnum(SOURCES, s.source, "store.source"),
+        source: fromWireEnum(SOURCE_TABLE, s.source, "store.source"),
         pid: s.pid,
         vaddr: num(s.vaddr, "store.vaddr"),
         inode: num(s.inode, "store.inode"),
@@ -239,8 +178,8 @@ export function eventFromWire(msg: WireEvent): Event {
         ...header,
         addr: num(f.addr, "flush.addr"),
         lines: f.lines,
-        flushKind: fromWireEnum(FLUSH_KINDS, f.kind, "flush.kind"),
-        source: fromWireEnum(SOURCES, f.source, "flush.source"),
+        flushKind: fromWireEnum(FLUSH_KIND_TABLE, f.kind, "flush.kind"),
+        source: fromWireEnum(SOURCE_TABLE, f.source, "flush.source"),
         pid: f.pid,
         vaddr: num(f.vaddr, "flush.vaddr"),
         opId: num(f.opId, "flush.op_id"),
@@ -248,18 +187,18 @@ export function eventFromWire(msg: WireEvent): Event {
     }
     case "fence": {
       const f = kind.value;
-      return { kind: "fence", ...header, source: fromWireEnum(SOURCES, f.source, "fence.source"), pid: f.pid, vaddr: num(f.vaddr, "fence.vaddr"), opId: num(f.opId, "fence.op_id") };
+      return { kind: "fence", ...header, source: fromWireEnum(SOURCE_TABLE, f.source, "fence.source"), pid: f.pid, vaddr: num(f.vaddr, "fence.vaddr"), opId: num(f.opId, "fence.op_id") };
     }
     case "powerLoss": {
       const p = kind.value;
       return {
         kind: "powerLoss",
         ...header,
-        policy: fromWireEnum(POLICIES, p.policy, "power_loss.policy"),
+        policy: fromWireEnum(POLICY_TABLE, p.policy, "power_loss.policy"),
         seed: p.seed,
         lines: p.lines.map((d) => ({ line: num(d.line, "power_loss.lines.line"), versions: d.versions, kept: d.kept, wordKept: d.wordKept })),
         mediaSha256: p.mediaSha256,
-        persistence: fromWireEnum(PERSISTENCES, p.persistence, "power_loss.persistence"),
+        persistence: fromWireEnum(PERSISTENCE_TABLE, p.persistence, "power_loss.persistence"),
         reason: p.reason,
       };
     }
@@ -273,7 +212,7 @@ export function eventFromWire(msg: WireEvent): Event {
         inode: num(f.inode, "fault.inode"),
         page: num(f.page, "fault.page"),
         write: f.write,
-        outcome: fromWireEnum(OUTCOMES, f.outcome, "fault.outcome"),
+        outcome: fromWireEnum(OUTCOME_TABLE, f.outcome, "fault.outcome"),
         pfn: num(f.pfn, "fault.pfn"),
         sync: f.sync,
         unmapped: f.unmapped.map((u) => ({ pid: u.pid, vaddr: num(u.vaddr, "fault.unmapped.vaddr"), zeroPage: u.zeroPage })),
@@ -383,18 +322,14 @@ export function decodeBatchGenerated(bytes: Uint8Array): DecodedBatch {
 
 /** Power-loss policy → wire enum (NodeControl and Coordinator requests and results). */
 export function policyToWire(policy: PowerLossPolicy): WirePolicy {
-  return toWireEnum(POLICIES, policy, "policy");
+  return toWireEnum(POLICY_TABLE, policy, "policy");
 }
 
 /** Wire enum → power-loss policy; throws WireFormatError naming `field` for an unknown value. */
 export function policyFromWire(value: WirePolicy, field = "policy"): PowerLossPolicy {
-  return fromWireEnum(POLICIES, value, field);
+  return fromWireEnum(POLICY_TABLE, value, field);
 }
 
 export function persistenceToWire(persistence: Persistence): WirePersistence {
-  return toWireEnum(PERSISTENCES, persistence, "persistence");
-}
-
-export function persistenceFromWire(value: WirePersistence, field = "persistence"): Persistence {
-  return fromWireEnum(PERSISTENCES, value, field);
+  return toWireEnum(PERSISTENCE_TABLE, persistence, "persistence");
 }

@@ -89,7 +89,7 @@ export interface PowerLossEvent extends EventHeader {
   policy: PowerLossPolicy;
   seed: bigint;
   lines: LineDecision[];
-  /** Media hash after the decision was applied (see node/dimm/media_hash.ts). */
+  /** Media hash after the decision was applied (DimmState.mediaSha256, node/dimm/state.ts). */
   mediaSha256: Uint8Array;
   persistence: Persistence;
   reason: string;
@@ -153,6 +153,13 @@ export function isPowerLossPolicy(value: string): value is PowerLossPolicy {
 
 export function isPersistence(value: string): value is Persistence {
   return (PERSISTENCE_DOMAINS as readonly string[]).includes(value);
+}
+
+/** Lines of a power loss that kept none of their pending stores (with torn words: no word kept any). */
+export function linesLost(ev: PowerLossEvent): number {
+  let lost = 0;
+  for (const d of ev.lines) if (d.wordKept.length > 0 ? d.wordKept.every((k) => k === 0) : d.kept === 0) lost++;
+  return lost;
 }
 
 /** Provenance for stores, flushes and fences that nobody in particular made. */

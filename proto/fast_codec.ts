@@ -13,15 +13,30 @@
  * and the byte-equality test fails until it is. Decoded store data is a view into the batch bytes.
  */
 import { Event as WireEvent } from "./gen/daxsim/v1/events.js";
-import { decodeBatchGenerated, eventFromWire, eventToWire } from "./codec.js";
+import { decodeBatchGenerated, decodeEvent, eventFromWire, eventToWire } from "./codec.js";
 import type { DecodedBatch } from "./codec.js";
 import { WireFormatError } from "./errors.js";
 import type { Event, FenceEvent, FlushEvent, FlushKind, Source, StoreEvent } from "./events.js";
+import type { EnumTable } from "./wire_enums.js";
+import { FLUSH_KIND_TABLE, SOURCE_TABLE } from "./wire_enums.js";
 
-const SOURCE_CODES: Record<Source, number> = { unspecified: 0, direct: 1, syscall: 2, mmap: 3, metadata: 4, journal: 5, zeroing: 6, writeback: 7, recovery: 8 };
-const SOURCES: Source[] = ["unspecified", "direct", "syscall", "mmap", "metadata", "journal", "zeroing", "writeback", "recovery"];
-const FLUSH_CODES: Record<FlushKind, number> = { clwb: 1, clflushopt: 2, clflush: 3, evict: 4 };
-const FLUSH_KINDS: Array<FlushKind | undefined> = [undefined, "clwb", "clflushopt", "clflush", "evict"];
+/** Domain value → wire code. */
+function codes<D extends string>(table: EnumTable<D, number>): Record<D, number> {
+  return Object.fromEntries(table) as Record<D, number>;
+}
+
+/** Wire code → domain value (undefined for a code the table does not have). */
+function byCode<D>(table: EnumTable<D, number>): Array<D | undefined> {
+  const out: Array<D | undefined> = [];
+  const codeMax = Math.max(...table.map(([, code]) => code));
+  for (let code = 0; code <= codeMax; code++) out.push(table.find(([, c]) => c === code)?.[0]);
+  return out;
+}
+
+const SOURCE_CODES = codes<Source>(SOURCE_TABLE);
+const SOURCES = byCode<Source>(SOURCE_TABLE);
+const FLUSH_CODES = codes<FlushKind>(FLUSH_KIND_TABLE);
+const FLUSH_KINDS = byCode<FlushKind>(FLUSH_KIND_TABLE);
 
 const utf8 = new TextEncoder();
 /** Lenient, as the generated reader is: invalid UTF-8 becomes U+FFFD. */
@@ -410,16 +425,6 @@ function fastEvent(buf: Uint8Array, start: number, limit: number, run: boolean, 
   return { node, event: decodeFastKind(r, kind, seq, boot, time, copyData), end };
 }
 
-function decodeGenerated(bytes: Uint8Array): { node: string; event: Event } {
-  let wire: WireEvent;
-  try {
-    wire = WireEvent.decode(bytes);
-  } catch (cause) {
-    throw new WireFormatError(`not a daxsim.v1.Event: ${(cause as Error).message}`, "event", { cause });
-  }
-  return { node: wire.node, event: eventFromWire(wire) };
-}
-
 /**
  * Decodes the Event occupying bytes [start, end) of `buf` (e.g. one of many back to back in a page
  * of the SQLite log), exactly as decodeEvent() would. With `copyData`, store data is copied out, so
@@ -433,7 +438,7 @@ export function decodeEventRange(buf: Uint8Array, start: number, end: number, co
   } catch (error) {
     if (!(error instanceof NotCanonical)) throw error;
   }
-  return decodeGenerated(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+  return decodeEvent(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
 }
 
 /**

@@ -28,15 +28,13 @@ export {
   POWER_LOSS_POLICIES,
   isPersistence,
   isPowerLossPolicy,
+  linesLost,
 } from "./events.js";
 export {
   decodeBatch,
   decodeEvent,
   encodeBatch,
   encodeEvent,
-  eventFromWire,
-  eventToWire,
-  persistenceFromWire,
   persistenceToWire,
   policyFromWire,
   policyToWire,
@@ -63,4 +61,4 @@ export { EVENT_COLUMNS, SCHEMA_DDL, SCHEMA_VERSION, SQLITE_PRAGMAS } from "./sql
 export { eventBatchLayout } from "./batch_layout.js";
 export type { BatchLayout } from "./batch_layout.js";
 
-export { decodeBatchFast, decodeEventFast as decodeEventFastWire, decodeEventInRunFast, decodeEventRange, encodeBatchFast } from "./fast_codec.js";
+export { decodeEventInRunFast, decodeEventRange } from "./fast_codec.js";

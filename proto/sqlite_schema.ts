@@ -6,10 +6,9 @@
  * the event the other columns describe; side tables (power_losses, mounts, fault_unmapped) are
  * written in the same transaction as their event row, so a reader never sees one without the
  * other. Every statement is idempotent (IF NOT EXISTS), so opening an existing file is safe.
- *
- * Planned for later issues, not created here: `experiments` (one row per crash-consistency
- * experiment: workload, strategy, seed) and `experiment_results` (one row per crash state checked).
  */
+
+import type { Event } from "./events.js";
 
 export const SCHEMA_VERSION = 1;
 
@@ -37,6 +36,71 @@ export const EVENT_COLUMNS = [
   "result",
   "encoded",
 ] as const;
+
+/** A value of one `events` column as SQLite stores it. */
+export type ColumnValue = number | string | null;
+/** The `events` columns an event fills from its own fields (all but `node` and `encoded`). */
+export type EventColumn = Exclude<(typeof EVENT_COLUMNS)[number], "node" | "encoded">;
+
+type ColumnGetters<E extends Event> = Partial<Record<Exclude<EventColumn, "kind">, (ev: E) => ColumnValue>>;
+
+const FAULT_MAPS_DIMM_PAGE = new Set(["allocated", "mapped", "mkwrite"]);
+const PAGE_BYTES = 4096;
+const safeOrNull = (value: number): number | null => (Number.isSafeInteger(value) ? value : null);
+const header = { seq: (ev: Event) => ev.seq, boot: (ev: Event) => ev.boot, time: (ev: Event) => ev.time };
+
+/**
+ * What each kind of event writes into the `events` columns besides `kind` (its name): a getter per
+ * column; a column not listed is NULL. Ingest writes rows with it and replay checks rows against it,
+ * so the two cannot disagree.
+ */
+export const EVENT_ROW: { [K in Event["kind"]]: ColumnGetters<Extract<Event, { kind: K }>> } = {
+  store: {
+    ...header,
+    address: (ev) => ev.addr,
+    length: (ev) => ev.data.length,
+    pid: (ev) => ev.pid,
+    vaddr: (ev) => ev.vaddr,
+    inode: (ev) => ev.inode,
+    file_offset: (ev) => ev.fileOffset,
+    beyond_eof: (ev) => (ev.beyondEof ? 1 : 0),
+    op_id: (ev) => ev.opId,
+    source: (ev) => ev.source,
+  },
+  flush: {
+    ...header,
+    address: (ev) => ev.addr,
+    length: (ev) => ev.lines * 64,
+    pid: (ev) => ev.pid,
+    vaddr: (ev) => ev.vaddr,
+    op_id: (ev) => ev.opId,
+    source: (ev) => ev.source,
+    flush_kind: (ev) => ev.flushKind,
+  },
+  fence: { ...header, pid: (ev) => ev.pid, vaddr: (ev) => ev.vaddr, op_id: (ev) => ev.opId, source: (ev) => ev.source },
+  fault: {
+    ...header,
+    address: (ev) => (FAULT_MAPS_DIMM_PAGE.has(ev.outcome) ? safeOrNull(ev.pfn * PAGE_BYTES) : null),
+    pid: (ev) => ev.pid,
+    vaddr: (ev) => ev.vaddr,
+    inode: (ev) => ev.inode,
+    file_offset: (ev) => safeOrNull(ev.page * PAGE_BYTES),
+    op_id: (ev) => ev.opId,
+    fault_outcome: (ev) => ev.outcome,
+    is_write: (ev) => (ev.write ? 1 : 0),
+  },
+  op: {
+    ...header,
+    pid: (ev) => ev.pid,
+    inode: (ev) => ev.inode,
+    op_id: (ev) => ev.startSeq,
+    op_name: (ev) => ev.name,
+    errno: (ev) => ev.errno,
+    result: (ev) => ev.result,
+  },
+  powerLoss: { ...header },
+  mount: { ...header },
+};
 
 /** Per-connection settings, run on every open (WAL: readers never block the writer). */
 export const SQLITE_PRAGMAS: readonly string[] = [

@@ -59,7 +59,8 @@ export function batchMsgId(node: string, firstSeq: number): string {
 const MiB = 1024 * 1024;
 
 /**
- * Limits of the DAXSIM_EVENTS stream (created with these when missing). JetStream is the transport
+ * Limits of the DAXSIM_EVENTS stream (created with these when missing, by
+ * node/events/event_stream.ts, which also sets the policies below). JetStream is the transport
  * and SQLite the permanent log, but nothing may be dropped before ingest has it, so:
  *   - retention "limits", discard "new": when a limit is reached the *publisher* gets an error and
  *     the node waits (back-pressure); old messages are never thrown away to make room;
@@ -75,9 +76,6 @@ export const EVENT_STREAM_LIMITS = Object.freeze({
   duplicateWindowMs: 120_000,
   maxAgeMs: 0,
   maxMsgsPerSubject: -1,
-  discard: "new",
-  retention: "limits",
-  storage: "file",
 });
 
 /**
@@ -88,3 +86,12 @@ export const EVENT_STREAM_LIMITS = Object.freeze({
  */
 export const NODE_ANNOUNCE_SUBJECT = "daxsim.nodes.announce";
 export const NODE_DISCOVER_SUBJECT = "daxsim.nodes.discover";
+
+/** Connection settings of daxsim's long-lived NATS clients (node, outbox, coordinator, ingest): reconnect forever, quickly, on their own. */
+export const NATS_CONNECTION = Object.freeze({
+  reconnect: true,
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 100,
+  pingInterval: 5_000,
+  maxPingOut: 3,
+});

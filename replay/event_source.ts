@@ -78,7 +78,7 @@ export class MemoryEventLog implements EventLogSource {
   }
 
   async *pages(afterSeq: number, toSeq: number): AsyncIterable<readonly Event[]> {
-    // Position by seq where the array is regular; scan otherwise (gaps and duplicates included).
+    // A linear scan to the first event after afterSeq (gaps and duplicates included).
     let start = 0;
     while (start < this.events.length && this.events[start]!.seq <= afterSeq) start++;
     for (let i = start; i < this.events.length; i += MEMORY_PAGE_EVENTS) {

@@ -15,89 +15,25 @@
  * (coordinator/ingest/event_rows.ts); the golden fixtures, written by ingest's own code, check it.
  */
 import type { Event } from "../proto/index.js";
-import { EVENT_COLUMNS } from "../proto/sqlite_schema.js";
-
-export type ColumnValue = number | string | null;
+import { EVENT_KINDS, FLUSH_KINDS } from "../proto/index.js";
+import { EVENT_COLUMNS, EVENT_ROW } from "../proto/sqlite_schema.js";
+import { OUTCOME_TABLE, SOURCE_TABLE } from "../proto/wire_enums.js";
+import type { ColumnValue, EventColumn } from "../proto/sqlite_schema.js";
 
 /** Columns of `events` compared with the encoded event: every column but `node` and `encoded`, in table order. */
-export type CheckedColumn = Exclude<(typeof EVENT_COLUMNS)[number], "node" | "encoded">;
+export type CheckedColumn = EventColumn;
 export const CHECKED_COLUMNS: readonly CheckedColumn[] = EVENT_COLUMNS.filter((c): c is CheckedColumn => c !== "node" && c !== "encoded");
-
-const FAULT_MAPS_DIMM_PAGE = new Set(["allocated", "mapped", "mkwrite"]);
-const PAGE = 4096;
-
-function safeOrNull(value: number): number | null {
-  return Number.isSafeInteger(value) ? value : null;
-}
 
 /** The row ingest writes for `ev` (without node and encoded). */
 export function expectedColumns(ev: Event): Record<CheckedColumn, ColumnValue> {
-  const row: Record<CheckedColumn, ColumnValue> = {
-    seq: ev.seq,
-    boot: ev.boot,
-    kind: ev.kind,
-    time: ev.time,
-    address: null,
-    length: null,
-    pid: null,
-    vaddr: null,
-    inode: null,
-    file_offset: null,
-    beyond_eof: null,
-    op_id: null,
-    source: null,
-    flush_kind: null,
-    fault_outcome: null,
-    is_write: null,
-    op_name: null,
-    errno: null,
-    result: null,
-  };
-  switch (ev.kind) {
-    case "store":
-      Object.assign(row, {
-        address: ev.addr,
-        length: ev.data.length,
-        pid: ev.pid,
-        vaddr: ev.vaddr,
-        inode: ev.inode,
-        file_offset: ev.fileOffset,
-        beyond_eof: ev.beyondEof ? 1 : 0,
-        op_id: ev.opId,
-        source: ev.source,
-      });
-      return row;
-    case "flush":
-      Object.assign(row, { address: ev.addr, length: ev.lines * 64, pid: ev.pid, vaddr: ev.vaddr, op_id: ev.opId, source: ev.source, flush_kind: ev.flushKind });
-      return row;
-    case "fence":
-      Object.assign(row, { pid: ev.pid, vaddr: ev.vaddr, op_id: ev.opId, source: ev.source });
-      return row;
-    case "fault":
-      Object.assign(row, {
-        address: FAULT_MAPS_DIMM_PAGE.has(ev.outcome) ? safeOrNull(ev.pfn * PAGE) : null,
-        pid: ev.pid,
-        vaddr: ev.vaddr,
-        inode: ev.inode,
-        file_offset: safeOrNull(ev.page * PAGE),
-        op_id: ev.opId,
-        fault_outcome: ev.outcome,
-        is_write: ev.write ? 1 : 0,
-      });
-      return row;
-    case "op":
-      Object.assign(row, { pid: ev.pid, inode: ev.inode, op_id: ev.startSeq, op_name: ev.name, errno: ev.errno, result: ev.result });
-      return row;
-    case "powerLoss":
-    case "mount":
-      return row;
-    default:
-      return assertNever(ev);
+  const row = Object.fromEntries(CHECKED_COLUMNS.map((c) => [c, null])) as Record<CheckedColumn, ColumnValue>;
+  row.kind = ev.kind;
+  const getters = EVENT_ROW[ev.kind] as Partial<Record<CheckedColumn, (ev: Event) => ColumnValue>>;
+  for (const column of CHECKED_COLUMNS) {
+    const get = getters[column];
+    if (get !== undefined) row[column] = get(ev);
   }
-}
-
-function assertNever(value: never): never {
-  throw new TypeError(`unknown event kind ${JSON.stringify((value as { kind?: unknown }).kind)}`);
+  return row;
 }
 
 /** Compares one row with its event; returns the first column that differs, or undefined. */
@@ -128,10 +64,8 @@ export function firstDifference(row: Record<string, unknown>, ev: Event): { colu
 
 /** A prime below 2^20: large columns are reduced modulo it so page sums stay exact. */
 const P = 1048573;
-const KINDS = ["store", "flush", "fence", "powerLoss", "fault", "op", "mount"] as const;
-const SOURCES = ["unspecified", "direct", "syscall", "mmap", "metadata", "journal", "zeroing", "writeback", "recovery"] as const;
-const FLUSH_KINDS = ["clwb", "clflushopt", "clflush", "evict"] as const;
-const OUTCOMES = ["zero-page", "allocated", "mapped", "mkwrite", "cow", "sigbus", "sigsegv", "page-cache"] as const;
+const SOURCES = SOURCE_TABLE.map(([source]) => source);
+const OUTCOMES = OUTCOME_TABLE.map(([outcome]) => outcome);
 /** Code of a text column that holds none of the known words (never produced by a real event). */
 const UNKNOWN_WORD = 99;
 
@@ -153,7 +87,7 @@ const INT_TERMS: ReadonlyArray<[CheckedColumn, number, boolean, number]> = [
 
 /** column, coefficient, known words (undefined: free text coded by length and first character). */
 const TEXT_TERMS: ReadonlyArray<[CheckedColumn, number, readonly string[] | undefined]> = [
-  ["kind", 41, KINDS],
+  ["kind", 41, EVENT_KINDS],
   ["source", 43, SOURCES],
   ["flush_kind", 47, FLUSH_KINDS],
   ["fault_outcome", 53, OUTCOMES],

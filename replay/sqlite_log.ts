@@ -15,8 +15,8 @@
  */
 import { existsSync } from "node:fs";
 import sqlite3 from "sqlite3";
-import type { Event, MountEvent, Persistence, PowerLossEvent } from "../proto/index.js";
-import { WireFormatError, isPersistence } from "../proto/index.js";
+import type { Event, MountEvent, PowerLossEvent } from "../proto/index.js";
+import { WireFormatError, isPersistence, linesLost } from "../proto/index.js";
 import {
   EventLogFileError,
   LogCorruptEventError,
@@ -53,8 +53,8 @@ export interface SqliteEventLogOptions {
  * One reader with one page read ahead: on two cores, SQLite's thread reads the next page while
  * replay applies this one. A second reader measured slower here (three busy threads on two cores).
  */
-export const READERS_DEFAULT = 1;
-export const READERS_MAX = 4;
+const READERS_DEFAULT = 1;
+const READERS_MAX = 4;
 
 interface PageRow {
   n: number;
@@ -342,8 +342,6 @@ export class SqliteEventLog implements EventLogSource {
   private async checkPowerLossRow(ev: PowerLossEvent): Promise<void> {
     const row = await this.get<Record<string, unknown>>("SELECT * FROM power_losses WHERE node = ? AND seq = ?", [this.node, ev.seq]);
     if (row === undefined) throw new LogRowMismatchError(this.node, ev.seq, "power_losses", null, "a row for this power loss");
-    let linesLost = 0;
-    for (const d of ev.lines) if (d.wordKept.length > 0 ? d.wordKept.every((k) => k === 0) : d.kept === 0) linesLost++;
     this.compareSide(ev.seq, "power_losses", row, {
       boot: ev.boot,
       policy: ev.policy,
@@ -352,7 +350,7 @@ export class SqliteEventLog implements EventLogSource {
       reason: ev.reason,
       media_sha256: hex(ev.mediaSha256),
       lines_decided: ev.lines.length,
-      lines_lost: linesLost,
+      lines_lost: linesLost(ev),
     });
   }
 
@@ -399,7 +397,7 @@ export class SqliteEventLog implements EventLogSource {
     return new Promise((resolve, reject) => this.db.all<T>(sql, params, (error, rows) => (error ? reject(this.wrap(error, sql)) : resolve(rows))));
   }
 
-  wrap(error: Error, sql: string): ReplayError {
+  private wrap(error: Error, sql: string): ReplayError {
     const damaged = /malformed|not a database|SQLITE_CORRUPT|SQLITE_NOTADB/i.test(error.message);
     const what = damaged ? "the file is damaged (truncated or overwritten)" : error.message;
     return new EventLogFileError(this.file, `${this.file}: ${what} (in: ${sql.slice(0, 80)}${sql.length > 80 ? "…" : ""})`, { cause: error });
@@ -430,9 +428,4 @@ function run(db: sqlite3.Database, sql: string): Promise<void> {
 
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-}
-
-/** Persistence values a `nodes` row may hold (exported for tests of recorded geometry). */
-export function persistenceOrUndefined(value: unknown): Persistence | undefined {
-  return typeof value === "string" && isPersistence(value) ? value : undefined;
 }

@@ -22,6 +22,7 @@
  * window holds at most `storesMax` stores (< 2^24, the shadow index range).
  */
 import type { Event, LineDecision, PowerLossEvent, StoreEvent } from "../proto/index.js";
+import { linesLost } from "../proto/index.js";
 import { DimmState, JOURNAL_RECORDS_MAX_DEFAULT, LINE_BYTES, PAGE_BYTES, WORD_BYTES, applyEvent, pendingLineVersions } from "../node/index.js";
 import { PowerLossNotFoundError, ReplayLimitError } from "./errors.js";
 import type { DimmGeometry, EventLogSource } from "./event_source.js";
@@ -229,7 +230,7 @@ class Window {
       case "powerLoss":
         for (const shadow of this.shadows) {
           applyEvent(shadow, ev);
-          if (ev.kind === "fence" && shadow.journal.length > JOURNAL_RECORDS_MAX_DEFAULT / 2) shadow.compactJournal();
+          if (ev.kind === "fence") shadow.compactJournalIfGrown(JOURNAL_RECORDS_MAX_DEFAULT);
         }
         return;
       case "op":
@@ -274,8 +275,6 @@ class Window {
     return map;
   }
 
-  after(): void {}
-
   report(loss: PowerLossEvent, hashesChecked: number): SurvivalReport {
     const decisions = new Map<number, LineDecision>();
     for (const d of loss.lines) decisions.set(d.line, d);
@@ -294,8 +293,6 @@ class Window {
     stores.forEach((s, i) => {
       if (s.beyondEof) beyondEof.push(this.beyondEofOutcome(s, i + 1));
     });
-    let linesLost = 0;
-    for (const d of loss.lines) if (d.wordKept.length > 0 ? d.wordKept.every((k) => k === 0) : d.kept === 0) linesLost++;
     return {
       node: this.node,
       powerLoss: {
@@ -307,7 +304,7 @@ class Window {
         reason: loss.reason,
         mediaSha256: Buffer.from(loss.mediaSha256).toString("hex"),
         linesDecided: loss.lines.length,
-        linesLost,
+        linesLost: linesLost(loss),
       },
       window: { fromSeq: this.previousLoss + 1, toSeq: loss.seq - 1 },
       hashesChecked,

@@ -73,7 +73,7 @@ function table(header: readonly string[], rows: readonly string[][], right: Read
   return [pad(header, widths, right), ...rows.map((r) => pad(r, widths, right))];
 }
 
-export function survivalTable(report: SurvivalReport, limit: number, dataOnly = false): string {
+function survivalTable(report: SurvivalReport, limit: number, dataOnly = false): string {
   const p = report.powerLoss;
   const out: string[] = [];
   out.push(`node ${report.node}: power loss at seq ${p.seq} (boot ${p.boot} ended), policy ${p.policy}, seed ${p.seed}, ${p.persistence}, reason "${p.reason}"`);
@@ -172,7 +172,7 @@ function linesCell(lines: readonly LineOutcome[]): string {
     .join(" ");
 }
 
-export function survivalCsv(report: SurvivalReport, dataOnly = false): string {
+function survivalCsv(report: SurvivalReport, dataOnly = false): string {
   const lines = [CSV_HEADER.join(",")];
   for (const s of report.stores) {
     if (dataOnly && s.inode === 0) continue;

@@ -8,6 +8,7 @@
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { CoordinatorService } from "../../proto/gen/daxsim/v1/coordinator.js";
+import { NATS_CONNECTION } from "../../proto/subjects.js";
 import { startGrpcServer } from "../../node/control/grpc_server.js";
 import type { RunningGrpcServer } from "../../node/control/grpc_server.js";
 import { EventDb } from "../ingest/event_db.js";
@@ -15,14 +16,6 @@ import { EventIngest } from "../ingest/ingest.js";
 import type { IngestLogRecord } from "../ingest/ingest.js";
 import { coordinatorService } from "./coordinator_service.js";
 import { NodeRegistry } from "./node_registry.js";
-
-export const COORDINATOR_CONNECTION = Object.freeze({
-  reconnect: true,
-  maxReconnectAttempts: -1,
-  reconnectTimeWait: 100,
-  pingInterval: 5_000,
-  maxPingOut: 3,
-});
 
 export interface CoordinatorOptions {
   nats: string;
@@ -44,7 +37,7 @@ export async function startCoordinatorProcess(options: CoordinatorOptions): Prom
   const db = await EventDb.open(options.db);
   const readDb = await EventDb.open(options.db, { readOnly: true });
   const experimentDb = await EventDb.open(options.db);
-  const nc = await connect({ servers: options.nats, name: "daxsim-coordinator", ...COORDINATOR_CONNECTION });
+  const nc = await connect({ servers: options.nats, name: "daxsim-coordinator", ...NATS_CONNECTION });
   const ingest = await EventIngest.start({ nc, db, ...(options.log ? { log: options.log } : {}) });
   const registry = new NodeRegistry(nc);
   await registry.start();

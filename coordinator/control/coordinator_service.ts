@@ -35,13 +35,13 @@ import { serveRunExperiment } from "./experiment_rpc.js";
 import type { Event as WireEvent, PowerLossPolicy as WirePolicy } from "../../proto/gen/daxsim/v1/events.js";
 import type { ExecResponse, PowerLossRequest, PowerLossResult } from "../../proto/gen/daxsim/v1/node.js";
 import { NodeControlClient } from "../../proto/gen/daxsim/v1/node.js";
-import { isValidNodeId } from "../../proto/subjects.js";
-import { checkCount, checkPolicy, checkSession, checkWorkloadJson } from "../../node/control/node_service.js";
+import { AFTER_OPS_MAX, checkCount, checkPolicy, checkSession, checkWorkloadJson } from "../../node/control/node_service.js";
 import { InvalidArgumentError, NotFoundError, ResourceExhaustedError, toServiceError } from "../../node/control/rpc_errors.js";
 import { Prng } from "../../node/sim/prng.js";
 import type { EventDb } from "../ingest/event_db.js";
 import type { EventIngest } from "../ingest/ingest.js";
 import { checkWatchRequest, streamEvents } from "./event_watch.js";
+import { checkNodeField } from "./node_registry.js";
 import type { NodeRegistry } from "./node_registry.js";
 import { unary } from "./rpc_client.js";
 
@@ -199,11 +199,6 @@ export function coordinatorService(ctx: CoordinatorContext): CoordinatorServer {
   };
 }
 
-function checkNodeField(node: string, field: string): void {
-  if (node === "") throw new InvalidArgumentError(field, "missing: name a node (see ListNodes)");
-  if (!isValidNodeId(node)) throw new InvalidArgumentError(field, `"${node.slice(0, 80)}" is not a node id (1–64 of A-Z a-z 0-9 _ -)`);
-}
-
 function checkInject(r: InjectPowerLossRequest, registry: NodeRegistry): InjectPlan {
   if (r.nodes.length === 0) throw new InvalidArgumentError("nodes", "empty: name at least one node");
   if (r.nodes.length > INJECT_NODES_MAX) throw new InvalidArgumentError("nodes", `${r.nodes.length} nodes is over the limit of ${INJECT_NODES_MAX}`);
@@ -220,7 +215,7 @@ function checkInject(r: InjectPowerLossRequest, registry: NodeRegistry): InjectP
   let trigger: PowerLossRequest["trigger"] = { when: { $case: "now", value: {} } };
   let delayMaxMs: number | undefined;
   if (t?.$case === "atSeq") trigger = { when: { $case: "atSeq", value: BigInt(checkCount(t.value, "at_seq", 1)) } };
-  if (t?.$case === "afterOps") trigger = { when: { $case: "afterOps", value: BigInt(checkCount(t.value, "after_ops", 1, 1_000_000_000)) } };
+  if (t?.$case === "afterOps") trigger = { when: { $case: "afterOps", value: BigInt(checkCount(t.value, "after_ops", 1, AFTER_OPS_MAX)) } };
   if (t?.$case === "delayMaxMs") delayMaxMs = checkCount(t.value, "delay_max_ms", 0, DELAY_MS_MAX);
   // Unknown nodes after the shape checks: NOT_FOUND names the first one; then reachability.
   for (const [i, node] of r.nodes.entries()) registry.reachable(node, `nodes[${i}]`);

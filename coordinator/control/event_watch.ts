@@ -12,10 +12,10 @@ import type { WatchEventsRequest } from "../../proto/gen/daxsim/v1/coordinator.j
 import { Event as WireEvent } from "../../proto/gen/daxsim/v1/events.js";
 import { EVENT_KINDS } from "../../proto/events.js";
 import type { EventKind } from "../../proto/events.js";
-import { isValidNodeId } from "../../proto/subjects.js";
 import { InvalidArgumentError } from "../../node/control/rpc_errors.js";
 import { checkCount } from "../../node/control/node_service.js";
 import type { EventDb, SqlParam } from "../ingest/event_db.js";
+import { checkNodeField } from "./node_registry.js";
 
 const PAGE_ROWS = 512;
 const POLL_MS = 100;
@@ -32,7 +32,7 @@ export interface WatchSpec {
 
 /** Checks a WatchEvents request; unknown node is the caller's check (it knows the registry). */
 export function checkWatchRequest(r: WatchEventsRequest): WatchSpec {
-  if (r.node !== "" && !isValidNodeId(r.node)) throw new InvalidArgumentError("node", `"${r.node.slice(0, 80)}" is not a node id (1–64 of A-Z a-z 0-9 _ -)`);
+  if (r.node !== "") checkNodeField(r.node, "node");
   if (r.kinds.length > KINDS_MAX) throw new InvalidArgumentError("kinds", `${r.kinds.length} kinds listed; there are only ${KINDS_MAX}`);
   const kinds: EventKind[] = [];
   for (const [i, kind] of r.kinds.entries()) {

@@ -10,12 +10,18 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { NodeAnnouncement } from "../../proto/gen/daxsim/v1/node.js";
 import type { NodeControlClient } from "../../proto/gen/daxsim/v1/node.js";
 import { NODE_ANNOUNCE_SUBJECT, NODE_DISCOVER_SUBJECT, isValidNodeId } from "../../proto/subjects.js";
-import { NotFoundError, UnavailableError } from "../../node/control/rpc_errors.js";
+import { InvalidArgumentError, NotFoundError, UnavailableError } from "../../node/control/rpc_errors.js";
 import { nodeClient } from "./rpc_client.js";
 
 /** Nodes one coordinator tracks at most. */
 export const KNOWN_NODES_MAX = 4096;
 const MISSED_HEARTBEATS_MAX = 3;
+
+/** A request field that must name a node: INVALID_ARGUMENT naming `field` when empty or not a node id. */
+export function checkNodeField(node: string, field: string): void {
+  if (node === "") throw new InvalidArgumentError(field, "missing: name a node (see ListNodes)");
+  if (!isValidNodeId(node)) throw new InvalidArgumentError(field, `"${node.slice(0, 80)}" is not a node id (1–64 of A-Z a-z 0-9 _ -)`);
+}
 
 export interface KnownNode {
   announcement: NodeAnnouncement;
@@ -26,7 +32,6 @@ export interface KnownNode {
 export class NodeRegistry {
   private readonly nodes = new Map<string, KnownNode>();
   private subscription: Subscription | undefined;
-  private readonly changeWaiters: Array<() => void> = [];
   ignored = 0;
 
   constructor(
@@ -77,7 +82,6 @@ export class NodeRegistry {
       known.announcement = a;
       known.lastSeenMs = this.now();
     }
-    for (const wake of this.changeWaiters.splice(0)) wake();
   }
 
   isReachable(known: KnownNode): boolean {
@@ -110,10 +114,5 @@ export class NodeRegistry {
       throw new UnavailableError(field, `node ${node} is not reachable (last heard ${this.now() - known.lastSeenMs} ms ago${known.announcement.leaving ? ", leaving" : ""})`);
     }
     return known;
-  }
-
-  /** Resolves at the next announcement heard (for waiting on a restart). */
-  nextChange(): Promise<void> {
-    return new Promise((resolve) => this.changeWaiters.push(resolve));
   }
 }

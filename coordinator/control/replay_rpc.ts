@@ -5,7 +5,7 @@
  * first bad event, a seq past the end is OUT_OF_RANGE.
  */
 import type { ReplayRequest, ReplayResponse, SurvivalRequest, SurvivalResponse } from "../../proto/gen/daxsim/v1/coordinator.js";
-import { Persistence as WirePersistence } from "../../proto/gen/daxsim/v1/events.js";
+import { persistenceToWire } from "../../proto/codec.js";
 import { DataLossError, InvalidArgumentError, NotFoundError, OutOfRangeError } from "../../node/control/rpc_errors.js";
 import { LogTruncatedError, NodeNotFoundError, PowerLossNotFoundError, ReplayError, SURVIVAL_FORMATS, SqliteEventLog, formatSurvival, replayLog, survivalReport } from "../../replay/index.js";
 import type { SurvivalFormat } from "../../replay/index.js";
@@ -50,7 +50,7 @@ export async function replayRpc(dbFile: string, r: ReplayRequest): Promise<Repla
       mediaSha256: Buffer.from(result.mediaSha256, "hex"),
       pendingLines: result.pendingLines,
       dimmSizeBytes: BigInt(result.dimm.sizeBytes),
-      persistence: result.dimm.persistence === "eadr" ? WirePersistence.PERSISTENCE_EADR : WirePersistence.PERSISTENCE_ADR,
+      persistence: persistenceToWire(result.dimm.persistence),
     };
   });
 }

@@ -10,13 +10,15 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CoordinatorClient } from "../../proto/gen/daxsim/v1/coordinator.js";
-import { PowerLossPolicy as WirePolicy } from "../../proto/gen/daxsim/v1/events.js";
+import { policyToWire } from "../../proto/index.js";
+import type { PowerLossPolicy } from "../../proto/index.js";
 import { Prng } from "../../node/sim/prng.js";
 import { SqliteEventLog, formatSurvival, replayLog, survivalReport } from "../../replay/index.js";
+import { manifestPath, readManifest } from "../cli/run_manifest.js";
 import type { Manifest } from "../cli/run_manifest.js";
 import { coordinatorClient, unary } from "../control/rpc_client.js";
 
@@ -24,11 +26,7 @@ export class DemoError extends Error {
   override readonly name = "DemoError";
 }
 
-const POLICIES: Array<[string, WirePolicy]> = [
-  ["strict", WirePolicy.POWER_LOSS_POLICY_STRICT],
-  ["random", WirePolicy.POWER_LOSS_POLICY_RANDOM],
-  ["torn", WirePolicy.POWER_LOSS_POLICY_TORN],
-];
+const POLICIES: readonly PowerLossPolicy[] = ["strict", "random", "torn"];
 const STARTUP_MS_MAX = 60_000;
 const INGEST_WAIT_MS_MAX = 30_000;
 
@@ -97,9 +95,8 @@ export async function runSystemDemo(options: DemoOptions): Promise<void> {
   try {
     const manifest = await waitFor("daxsim up to start", STARTUP_MS_MAX, () => {
       if (up.exitCode !== null) throw new DemoError(`daxsim up exited with ${up.exitCode}: ${upError}`);
-      const path = join(dir, "manifest.json");
-      if (!existsSync(path)) return undefined;
-      const m = JSON.parse(readFileSync(path, "utf8")) as Manifest;
+      if (!existsSync(manifestPath(dir))) return undefined;
+      const m = readManifest(dir);
       return m.state === "running" ? m : undefined;
     });
     out(`started: nats ${manifest.nats}, coordinator ${manifest.coordinator.grpc}, nodes ${manifest.nodes.map((n) => `${n.id} ${n.grpc}`).join(", ")}\n`);
@@ -135,11 +132,11 @@ async function powerLosses(client: CoordinatorClient, manifest: Manifest, seed: 
   const prng = new Prng(seed).split("demo-power-loss");
   for (let i = 0; i < manifest.nodes.length; i++) {
     const node = manifest.nodes[i]!;
-    const [name, policy] = POLICIES[i % POLICIES.length]!;
+    const policy = POLICIES[i % POLICIES.length]!;
     const lossSeed = prng.nextU64();
-    const response = await unary(client, client.injectPowerLoss, { nodes: [node.id], trigger: { $case: "now", value: {} }, policy, seed: lossSeed, kill: false, timeoutMs: 60_000 });
+    const response = await unary(client, client.injectPowerLoss, { nodes: [node.id], trigger: { $case: "now", value: {} }, policy: policyToWire(policy), seed: lossSeed, kill: false, timeoutMs: 60_000 });
     const r = response.results[0]!;
-    out(`${node.id}: power loss, policy ${name}, seed ${lossSeed}: seq ${r.seq}, ${r.linesDecided} pending lines decided, ${r.linesLost} lost; remounted (fsck ${r.fsckClean ? "clean" : "NOT clean"})\n`);
+    out(`${node.id}: power loss, policy ${policy}, seed ${lossSeed}: seq ${r.seq}, ${r.linesDecided} pending lines decided, ${r.linesLost} lost; remounted (fsck ${r.fsckClean ? "clean" : "NOT clean"})\n`);
     if (!r.fsckClean) throw new DemoError(`${node.id}: fsck is not clean after recovery`);
   }
 }

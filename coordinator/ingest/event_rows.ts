@@ -13,8 +13,10 @@
  */
 import type { DecodedBatch } from "../../proto/codec.js";
 import type { Event, FaultEvent, MountEvent, PowerLossEvent } from "../../proto/events.js";
+import { linesLost } from "../../proto/events.js";
 import type { BatchLayout } from "../../proto/batch_layout.js";
-import { EVENT_COLUMNS } from "../../proto/sqlite_schema.js";
+import { EVENT_COLUMNS, EVENT_ROW } from "../../proto/sqlite_schema.js";
+import type { ColumnValue, EventColumn } from "../../proto/sqlite_schema.js";
 import type { SqlParam, SqlStatement } from "./event_db.js";
 
 /** Rows per INSERT statement at most (bounds the SQL text: under 100 bytes a row). */
@@ -26,7 +28,7 @@ export function sqlText(value: string): string {
 }
 
 /** A value of one column of one row, before it is written as SQL. */
-type Cell = number | string | null;
+type Cell = ColumnValue;
 
 /** Strings that may be written as literals: printable ASCII. Anything else is bound. */
 const PLAIN_TEXT = /^[\x20-\x7e]*$/;
@@ -41,8 +43,6 @@ function literal(value: Cell, bind: (value: SqlParam) => string): string {
   return PLAIN_TEXT.test(value) ? sqlText(value) : bind(value);
 }
 
-const FAULT_MAPS_DIMM_PAGE = new Set(["allocated", "mapped", "mkwrite"]);
-
 /** Where each event sits in the batch, for `encoded`. */
 interface Place {
   offset: number;
@@ -50,101 +50,42 @@ interface Place {
 }
 
 /**
- * How rows of one event kind fill the events columns: a cell getter per column that varies with
- * the event, and a fixed SQL value for the rest (NULL when it does not apply). Getters return raw
- * values; a column whose value is the same in every row of a statement is written once in the
- * SELECT list instead of once per row, which cuts the text SQLite parses by half or more.
+ * A cell getter per column (EVENT_ROW, shared with replay's row check). A column whose value is the
+ * same in every row of a statement is written once in the SELECT list instead of once per row,
+ * which cuts the text SQLite parses by half or more.
  */
-type Getter<E> = (ev: E, place: Place) => Cell;
-type RowShape<E extends Event> = Partial<Record<(typeof EVENT_COLUMNS)[number], Getter<E> | string>>;
-
-const seq: Getter<Event> = (ev) => ev.seq;
-const boot: Getter<Event> = (ev) => ev.boot;
-const time: Getter<Event> = (ev) => ev.time;
-const offset: Getter<Event> = (_ev, place) => place.offset + 1;
-const length: Getter<Event> = (_ev, place) => place.length;
-const header = { seq, boot, time };
-
-type Shapes = { [K in Event["kind"]]: RowShape<Extract<Event, { kind: K }>> };
-
-const SHAPES: Shapes = {
-  store: {
-    ...header,
-    kind: "'store'",
-    address: (ev) => ev.addr,
-    length: (ev) => ev.data.length,
-    pid: (ev) => ev.pid,
-    vaddr: (ev) => ev.vaddr,
-    inode: (ev) => ev.inode,
-    file_offset: (ev) => ev.fileOffset,
-    beyond_eof: (ev) => (ev.beyondEof ? 1 : 0),
-    op_id: (ev) => ev.opId,
-    source: (ev) => ev.source,
-  },
-  flush: {
-    ...header,
-    kind: "'flush'",
-    address: (ev) => ev.addr,
-    length: (ev) => ev.lines * 64,
-    pid: (ev) => ev.pid,
-    vaddr: (ev) => ev.vaddr,
-    op_id: (ev) => ev.opId,
-    source: (ev) => ev.source,
-    flush_kind: (ev) => ev.flushKind,
-  },
-  fence: { ...header, kind: "'fence'", pid: (ev) => ev.pid, vaddr: (ev) => ev.vaddr, op_id: (ev) => ev.opId, source: (ev) => ev.source },
-  fault: {
-    ...header,
-    kind: "'fault'",
-    address: (ev) => (FAULT_MAPS_DIMM_PAGE.has(ev.outcome) && Number.isSafeInteger(ev.pfn * 4096) ? ev.pfn * 4096 : null),
-    pid: (ev) => ev.pid,
-    vaddr: (ev) => ev.vaddr,
-    inode: (ev) => ev.inode,
-    file_offset: (ev) => (Number.isSafeInteger(ev.page * 4096) ? ev.page * 4096 : null),
-    op_id: (ev) => ev.opId,
-    fault_outcome: (ev) => ev.outcome,
-    is_write: (ev) => (ev.write ? 1 : 0),
-  },
-  op: {
-    ...header,
-    kind: "'op'",
-    pid: (ev) => ev.pid,
-    inode: (ev) => ev.inode,
-    op_id: (ev) => ev.startSeq,
-    op_name: (ev) => ev.name,
-    errno: (ev) => ev.errno,
-    result: (ev) => ev.result,
-  },
-  powerLoss: { ...header, kind: "'powerLoss'" },
-  mount: { ...header, kind: "'mount'" },
-};
+type Getter = (ev: Event, place: Place) => Cell;
+const offset: Getter = (_ev, place) => place.offset + 1;
+const length: Getter = (_ev, place) => place.length;
 
 const INSERT_EVENTS = `INSERT OR IGNORE INTO events (${EVENT_COLUMNS.join(", ")}) SELECT `;
 
 /** One multi-row INSERT for `events` (all of one kind) — constant columns folded into the SELECT. */
-function insertStatement(nodeLiteral: string, shape: RowShape<Event>, events: readonly Event[], places: readonly Place[], whole: Buffer): SqlStatement {
+function insertStatement(nodeLiteral: string, kind: Event["kind"], events: readonly Event[], places: readonly Place[], whole: Buffer): SqlStatement {
   const params: SqlParam[] = [whole];
   const bind = (value: SqlParam): string => {
     params.push(value);
     return `?${params.length}`;
   };
   // Columns whose cells vary become VALUES columns; `seq` always does, so VALUES is never empty.
-  const varying: Getter<Event>[] = [];
-  const cellOf = (getter: Getter<Event>): string => {
+  const varying: Getter[] = [];
+  const cellOf = (getter: Getter, alwaysVarying = false): string => {
     const first = getter(events[0]!, places[0]!);
-    let constant = getter !== seq;
+    let constant = !alwaysVarying;
     for (let i = 1; constant && i < events.length; i++) constant = getter(events[i]!, places[i]!) === first;
     if (constant) return literal(first, bind);
     varying.push(getter);
     return `column${varying.length}`;
   };
+  const getters = EVENT_ROW[kind] as Partial<Record<EventColumn, Getter>>;
   const select: string[] = [];
   for (const column of EVENT_COLUMNS) {
     if (column === "node") select.push(nodeLiteral);
     else if (column === "encoded") select.push(`substr(?1, ${cellOf(offset)}, ${cellOf(length)})`);
+    else if (column === "kind") select.push(sqlText(kind));
     else {
-      const spec = shape[column];
-      select.push(spec === undefined ? "NULL" : typeof spec === "string" ? spec : cellOf(spec));
+      const getter = getters[column];
+      select.push(getter === undefined ? "NULL" : cellOf(getter, column === "seq"));
     }
   }
   const tuples: string[] = new Array(events.length);
@@ -175,10 +116,9 @@ export function batchStatements(batch: DecodedBatch, bytes: Uint8Array, layout: 
   const nodeLiteral = sqlText(batch.node);
   const statements: SqlStatement[] = [];
   for (const [kind, group] of byKind) {
-    const shape = SHAPES[kind] as RowShape<Event>;
     for (let start = 0; start < group.events.length; start += ROWS_PER_STATEMENT_MAX) {
       const end = start + ROWS_PER_STATEMENT_MAX;
-      statements.push(insertStatement(nodeLiteral, shape, group.events.slice(start, end), group.places.slice(start, end), whole));
+      statements.push(insertStatement(nodeLiteral, kind, group.events.slice(start, end), group.places.slice(start, end), whole));
     }
   }
   for (const ev of batch.events) {
@@ -194,14 +134,9 @@ function hex(bytes: Uint8Array): string {
 }
 
 function powerLossRow(node: string, ev: PowerLossEvent): SqlStatement {
-  let linesLost = 0;
-  for (const d of ev.lines) {
-    const keptNothing = d.wordKept.length > 0 ? d.wordKept.every((k) => k === 0) : d.kept === 0;
-    if (keptNothing) linesLost++;
-  }
   return {
     sql: "INSERT OR IGNORE INTO power_losses (node, seq, boot, policy, seed, persistence, reason, media_sha256, lines_decided, lines_lost) VALUES (?,?,?,?,?,?,?,?,?,?)",
-    params: [node, ev.seq, ev.boot, ev.policy, ev.seed.toString(), ev.persistence, ev.reason, hex(ev.mediaSha256), ev.lines.length, linesLost],
+    params: [node, ev.seq, ev.boot, ev.policy, ev.seed.toString(), ev.persistence, ev.reason, hex(ev.mediaSha256), ev.lines.length, linesLost(ev)],
   };
 }
 

@@ -18,7 +18,7 @@
  *   - a SQLite failure stops ingest (done rejects) without acking what it did not commit.
  */
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { ConsumerConfig, ConsumerMessages, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { ConsumerConfig, ConsumerMessages, JetStreamManager, JsMsg, StreamInfo } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { eventBatchLayout } from "../../proto/batch_layout.js";
@@ -88,8 +88,8 @@ interface Plan {
   statements: SqlStatement[];
   action: "ack" | "term";
   streamSeq: number;
-  /** The node's state once this plan commits (absent for a rejection). */
-  node?: { id: string; status: NodeIngestStatus };
+  /** The node's state once this plan commits, and the gaps it opens and closes (absent for a rejection). */
+  node?: { id: string; status: NodeIngestStatus; opened: SeqRange[]; closed: SeqRange[] };
   events: number;
   rejectReason?: string;
 }
@@ -132,8 +132,7 @@ export class EventIngest {
     const ingest = new EventIngest(options);
     await ingest.loadProgress();
     const jsm = await jetstreamManager(options.nc);
-    await ensureEventStream(options.nc, jsm);
-    const startSeq = await ingest.startSequence(jsm);
+    const startSeq = await ingest.startSequence(await ensureEventStream(options.nc, jsm));
     await ingest.placeConsumer(jsm, startSeq);
     const consumer = await jetstream(options.nc).consumers.get(EVENT_STREAM, ingest.options.durable);
     ingest.messages = await consumer.consume({ max_messages: ingest.options.pullMessagesMax });
@@ -213,8 +212,7 @@ export class EventIngest {
   }
 
   /** The first stream sequence SQLite does not have yet. */
-  private async startSequence(jsm: JetStreamManager): Promise<number> {
-    const info = await jsm.streams.info(EVENT_STREAM);
+  private async startSequence(info: StreamInfo): Promise<number> {
     this.streamCreated = info.created;
     const cursor = await this.options.db.get<{ stream_created: string; last_stream_seq: number }>(
       "SELECT stream_created, last_stream_seq FROM ingest_cursor WHERE stream = ?",
@@ -291,12 +289,11 @@ export class EventIngest {
     const msgId = msg.headers?.get(MSG_ID_HEADER) ?? "";
     const expectedId = batchMsgId(batch.node, batch.firstSeq);
     if (msgId !== expectedId) return this.rejection(msg, `${MSG_ID_HEADER} "${msgId}", expected "${expectedId}"`);
-    return this.batchPlan(msg, batch, layout);
+    return this.batchPlan(msg, batch, layout, lastSeq);
   }
 
-  private batchPlan(msg: JsMsg, batch: DecodedBatch, layout: ReturnType<typeof eventBatchLayout>): Plan {
+  private batchPlan(msg: JsMsg, batch: DecodedBatch, layout: ReturnType<typeof eventBatchLayout>, lastSeq: number): Plan {
     const node = batch.node;
-    const lastSeq = batch.firstSeq + batch.events.length - 1;
     const effect = this.tracker.add(node, batch.firstSeq, lastSeq);
     const now = new Date().toISOString();
     const statements: SqlStatement[] = effect.duplicate ? [] : batchStatements(batch, msg.data, layout);
@@ -310,13 +307,15 @@ export class EventIngest {
             ON CONFLICT (node) DO UPDATE SET last_contiguous_seq = excluded.last_contiguous_seq, highest_seq = excluded.highest_seq, updated_at = excluded.updated_at`,
       params: [node, progress.lastContiguousSeq, progress.highestSeq, now],
     });
-    statements.push(...gapStatements(node, effect.gapsBefore, effect.gapsAfter, now));
+    const opened = rangesNotIn(effect.gapsAfter, effect.gapsBefore);
+    const closed = rangesNotIn(effect.gapsBefore, effect.gapsAfter);
+    statements.push(...gapStatements(node, opened, closed, now));
     return {
       msg,
       statements,
       action: "ack",
       streamSeq: msg.info.streamSequence,
-      node: { id: node, status: { lastContiguousSeq: progress.lastContiguousSeq, highestSeq: progress.highestSeq, gaps: effect.gapsAfter } },
+      node: { id: node, status: { lastContiguousSeq: progress.lastContiguousSeq, highestSeq: progress.highestSeq, gaps: effect.gapsAfter }, opened, closed },
       events: effect.duplicate ? 0 : batch.events.length,
     };
   }
@@ -382,14 +381,8 @@ export class EventIngest {
     }
     this.lastStreamSeq = Math.max(this.lastStreamSeq, plan.streamSeq);
     if (plan.node === undefined) return;
-    const before = this.committed.get(plan.node.id)?.gaps ?? [];
-    const after = plan.node.status.gaps;
-    for (const gap of after) {
-      if (!before.some((g) => g.fromSeq === gap.fromSeq && g.toSeq === gap.toSeq)) this.log({ level: "error", msg: "gap: events missing", node: plan.node.id, ...gap });
-    }
-    for (const gap of before) {
-      if (!after.some((g) => g.fromSeq === gap.fromSeq && g.toSeq === gap.toSeq)) this.log({ level: "info", msg: "gap closed or narrowed", node: plan.node.id, ...gap });
-    }
+    for (const gap of plan.node.opened) this.log({ level: "error", msg: "gap: events missing", node: plan.node.id, ...gap });
+    for (const gap of plan.node.closed) this.log({ level: "info", msg: "gap closed or narrowed", node: plan.node.id, ...gap });
     this.committed.set(plan.node.id, plan.node.status);
     this.batchesCommitted++;
     this.eventsCommitted += plan.events;
@@ -419,19 +412,21 @@ export class EventIngest {
   }
 }
 
-/** Rows of ingest_gaps to close (gone or changed) and to open (new) when gaps go from before to after. */
-function gapStatements(node: string, before: SeqRange[], after: SeqRange[], now: string): SqlStatement[] {
-  const same = (a: SeqRange, b: SeqRange): boolean => a.fromSeq === b.fromSeq && a.toSeq === b.toSeq;
+/** The ranges of `ranges` that are not exactly a range of `others`. */
+function rangesNotIn(ranges: SeqRange[], others: SeqRange[]): SeqRange[] {
+  return ranges.filter((r) => !others.some((o) => o.fromSeq === r.fromSeq && o.toSeq === r.toSeq));
+}
+
+/** Rows of ingest_gaps to close (gone or changed) and to open (new). */
+function gapStatements(node: string, opened: SeqRange[], closed: SeqRange[], now: string): SqlStatement[] {
   const out: SqlStatement[] = [];
-  for (const gap of before) {
-    if (after.some((g) => same(g, gap))) continue;
+  for (const gap of closed) {
     out.push({
       sql: "UPDATE ingest_gaps SET closed_at = ? WHERE node = ? AND from_seq = ? AND to_seq = ? AND closed_at IS NULL",
       params: [now, node, gap.fromSeq, gap.toSeq],
     });
   }
-  for (const gap of after) {
-    if (before.some((g) => same(g, gap))) continue;
+  for (const gap of opened) {
     out.push({ sql: "INSERT INTO ingest_gaps (node, from_seq, to_seq, opened_at) VALUES (?, ?, ?, ?)", params: [node, gap.fromSeq, gap.toSeq, now] });
   }
   return out;

@@ -13,8 +13,8 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { NodeAnnouncement, NodeControlService } from "../../proto/gen/daxsim/v1/node.js";
 import { persistenceToWire } from "../../proto/codec.js";
-import { NODE_ANNOUNCE_SUBJECT, NODE_DISCOVER_SUBJECT, checkNodeId } from "../../proto/subjects.js";
-import { NatsOutbox, OUTBOX_CONNECTION } from "../events/nats_outbox.js";
+import { NATS_CONNECTION, NODE_ANNOUNCE_SUBJECT, NODE_DISCOVER_SUBJECT, checkNodeId } from "../../proto/subjects.js";
+import { NatsOutbox } from "../events/nats_outbox.js";
 import type { NatsOutboxOptions } from "../events/nats_outbox.js";
 import { readDurableLog } from "./durable_log.js";
 import { startGrpcServer } from "./grpc_server.js";
@@ -53,7 +53,7 @@ export interface NodeProcess {
 export async function startNodeProcess(options: NodeProcessOptions): Promise<NodeProcess> {
   const node = checkNodeId(options.node);
   const log = options.log ?? (() => undefined);
-  const nc = await connect({ servers: options.nats, name: `daxsim-node-${node}`, ...OUTBOX_CONNECTION });
+  const nc = await connect({ servers: options.nats, name: `daxsim-node-${node}`, ...NATS_CONNECTION });
   let grpc: RunningGrpcServer | undefined;
   let announcer: Announcer | undefined;
   let settle!: () => void;

@@ -24,7 +24,7 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { encodeBatch } from "../../proto/codec.js";
 import type { Event } from "../../proto/events.js";
-import { EVENT_STREAM, EVENT_STREAM_LIMITS, batchMsgId, checkNodeId, eventSubject } from "../../proto/subjects.js";
+import { EVENT_STREAM, EVENT_STREAM_LIMITS, NATS_CONNECTION, batchMsgId, checkNodeId, eventSubject } from "../../proto/subjects.js";
 import type { EventSink } from "./event_log.js";
 import { ensureEventStream } from "./event_stream.js";
 
@@ -364,18 +364,9 @@ function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** Connection settings for a node's outbox: reconnect forever, quickly, on its own. */
-export const OUTBOX_CONNECTION = Object.freeze({
-  reconnect: true,
-  maxReconnectAttempts: -1,
-  reconnectTimeWait: 100,
-  pingInterval: 5_000,
-  maxPingOut: 3,
-});
-
 /** Connects to NATS, makes sure the stream exists, and returns an outbox that owns the connection. */
 export async function connectOutbox(servers: string | string[], options: NatsOutboxOptions): Promise<NatsOutbox> {
-  const nc = await connect({ servers, name: `daxsim-node-${checkNodeId(options.node)}`, ...OUTBOX_CONNECTION });
+  const nc = await connect({ servers, name: `daxsim-node-${checkNodeId(options.node)}`, ...NATS_CONNECTION });
   try {
     await ensureEventStream(nc);
   } catch (error) {

@@ -41,11 +41,6 @@ export class ImageCorruptError extends ImageError {
   override readonly name = "ImageCorruptError";
 }
 
-/** mkfs was asked to write over an existing file without --force. */
-export class ImageExistsError extends ImageError {
-  override readonly name = "ImageExistsError";
-}
-
 /** The operating system refused a read or write (permissions, disk full, a directory ...). */
 export class ImageIoError extends ImageError {
   override readonly name = "ImageIoError";

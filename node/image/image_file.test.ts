@@ -3,13 +3,14 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { crc32 } from "../checksum.js";
 import { CHUNK_BYTES } from "../dimm/geometry.js";
 import { EventLog, NullSink } from "../events/event_log.js";
 import { Machine } from "../machine.js";
 import type { OpenFlags } from "../machine.js";
 import { StepClock } from "../sim/clock.js";
 import { ImageCorruptError, ImageError, ImageForeignError, ImageNotFoundError, ImageTruncatedError, ImageVersionError } from "./errors.js";
-import { IMAGE_HEADER_BYTES, crc32, readImage, readImageHeader, writeImage } from "./image_file.js";
+import { IMAGE_HEADER_BYTES, readImage, readImageHeader, writeImage } from "./image_file.js";
 import { machineFromImage, saveImage, shutDown } from "./machine_image.js";
 
 const RW_CREATE: OpenFlags = { read: true, write: true, create: true, excl: false, trunc: false, append: false };

@@ -26,6 +26,7 @@ import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, ren
 import { basename, dirname, join } from "node:path";
 import type { Persistence } from "../../proto/index.js";
 import { CHUNK_BYTES, DIMM_BYTES_MAX, DIMM_BYTES_MIN, formatSize } from "../dimm/geometry.js";
+import { chunkSha256Of } from "../dimm/state.js";
 import { ImageCorruptError, ImageForeignError, ImageIoError, ImageNotFoundError, ImageTruncatedError, ImageVersionError } from "./errors.js";
 import { crc32 } from "../checksum.js";
 
@@ -54,22 +55,7 @@ export interface DimmImage {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CRC-32 (IEEE 802.3, reflected, the zlib/PNG one), table driven.
-
-export { crc32 };
-
-// ---------------------------------------------------------------------------------------------
 // Media hash, computed exactly as DimmState.mediaSha256 does.
-
-let zeroChunkDigest: Buffer | undefined;
-
-function chunkDigest(chunk: Uint8Array | undefined): Buffer {
-  if (chunk === undefined) {
-    zeroChunkDigest ??= createHash("sha256").update(ZERO_CHUNK).digest();
-    return zeroChunkDigest;
-  }
-  return createHash("sha256").update(chunk).digest();
-}
 
 function isZeroChunk(chunk: Uint8Array): boolean {
   return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).equals(ZERO_CHUNK);
@@ -206,7 +192,7 @@ export function readImage(path: string): DimmImage {
       const n = readFully(fd, path, chunk, IMAGE_HEADER_BYTES + c * CHUNK_BYTES);
       if (n !== CHUNK_BYTES) throw new ImageTruncatedError(path, `${path} ended while reading chunk ${c}; ${REMEDY}`);
       const zero = isZeroChunk(chunk);
-      outer.update(chunkDigest(zero ? undefined : chunk));
+      outer.update(chunkSha256Of(zero ? undefined : chunk));
       if (!zero) chunks[c] = chunk;
     }
     const actual = outer.digest();
@@ -256,7 +242,7 @@ export function writeImage(path: string, geometry: ImageGeometry, chunk: (c: num
       const content = chunk(c);
       if (content !== undefined && content.length !== CHUNK_BYTES) throw new RangeError(`writeImage: chunk ${c} has ${content.length} bytes`);
       const zero = content === undefined || isZeroChunk(content);
-      outer.update(chunkDigest(zero ? undefined : content));
+      outer.update(chunkSha256Of(zero ? undefined : content));
       if (!zero) writeFully(fd, path, content, IMAGE_HEADER_BYTES + c * CHUNK_BYTES);
     }
     const header: ImageHeader = { version: IMAGE_VERSION, dimmSizeBytes, persistence, mediaSha256: outer.digest() };

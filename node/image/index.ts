@@ -4,7 +4,6 @@
 export {
   ImageCorruptError,
   ImageError,
-  ImageExistsError,
   ImageForeignError,
   ImageIoError,
   ImageNotFoundError,
@@ -12,6 +11,6 @@ export {
   ImageTruncatedError,
   ImageVersionError,
 } from "./errors.js";
-export { IMAGE_HEADER_BYTES, IMAGE_VERSION, crc32, decodeHeader, encodeHeader, formatMediaHash, readImage, readImageHeader, writeImage } from "./image_file.js";
+export { IMAGE_HEADER_BYTES, IMAGE_VERSION, decodeHeader, encodeHeader, formatMediaHash, readImage, readImageHeader, writeImage } from "./image_file.js";
 export type { DimmImage, ImageGeometry, ImageHeader } from "./image_file.js";
 export { machineFromImage, saveImage, shutDown, syncAllFiles } from "./machine_image.js";
