@@ -6,15 +6,13 @@
  */
 import { startCoordinatorProcess } from "../control/coordinator_process.js";
 import type { IngestLogRecord } from "../ingest/ingest.js";
-import { parse, str } from "./args.js";
-import { CommandFailure, UsageError } from "./errors.js";
+import { parse, required, str } from "./args.js";
+import { CommandFailure } from "./errors.js";
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, { nats: { type: "string" }, db: { type: "string" }, grpc: { type: "string" } }, false);
-  const nats = str(values, "nats");
-  const db = str(values, "db");
-  if (nats === undefined) throw new UsageError("--nats URL is required");
-  if (db === undefined) throw new UsageError("--db FILE is required");
+  const nats = required(values, "nats", "URL");
+  const db = required(values, "db", "FILE");
   const log = (record: IngestLogRecord | Record<string, unknown>): void => {
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
   };

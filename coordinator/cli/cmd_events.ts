@@ -4,18 +4,11 @@
  * form of daxsim.v1.Event); with --follow it keeps printing events as they are ingested until
  * Ctrl-C.
  */
-import { parse, flag, str, strs } from "./args.js";
+import { countOption, parse, flag, str, strs } from "./args.js";
 import { COORDINATOR_OPTIONS, coordinatorAddress } from "./run_manifest.js";
 import { coordinatorClient } from "../control/rpc_client.js";
 import { Event } from "../../proto/gen/daxsim/v1/events.js";
-import { CommandFailure, UsageError } from "./errors.js";
-
-function count(values: Record<string, unknown>, option: string): bigint {
-  const text = str(values, option);
-  if (text === undefined) return 0n;
-  if (!/^\d{1,16}$/.test(text) || Number(text) < 1) throw new UsageError(`--${option} ${text}: expected an integer ≥ 1`);
-  return BigInt(text);
-}
+import { CommandFailure } from "./errors.js";
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -28,7 +21,7 @@ export async function run(args: string[]): Promise<number> {
   }, false);
   const address = coordinatorAddress(values);
   const client = coordinatorClient(address);
-  const call = client.watchEvents({ node: str(values, "node") ?? "", kinds: strs(values, "kind"), fromSeq: count(values, "from-seq"), follow: flag(values, "follow"), maxEvents: count(values, "max") });
+  const call = client.watchEvents({ node: str(values, "node") ?? "", kinds: strs(values, "kind"), fromSeq: countOption(values, "from-seq", 1) ?? 0n, follow: flag(values, "follow"), maxEvents: countOption(values, "max", 1) ?? 0n });
   const stop = (): void => call.cancel();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

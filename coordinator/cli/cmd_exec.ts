@@ -5,7 +5,7 @@
  * input. Exit 1 when an op did not run or an expectation failed.
  */
 import { readFileSync } from "node:fs";
-import { parse, str } from "./args.js";
+import { parse, required, str } from "./args.js";
 import { COORDINATOR_OPTIONS, coordinatorAddress } from "./run_manifest.js";
 import { coordinatorClient, unary } from "../control/rpc_client.js";
 import { OpRecord, PowerLossResult } from "../../proto/gen/daxsim/v1/node.js";
@@ -13,8 +13,7 @@ import { CommandFailure, UsageError } from "./errors.js";
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { ...COORDINATOR_OPTIONS, node: { type: "string" }, session: { type: "string" } });
-  const node = str(values, "node");
-  if (node === undefined) throw new UsageError("--node NODE is required");
+  const node = required(values, "node", "NODE");
   if (positionals.length !== 1) throw new UsageError("give one workload file (or - for standard input)");
   const file = positionals[0]!;
   let text: string;

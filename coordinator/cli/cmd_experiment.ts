@@ -8,13 +8,11 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isPersistence } from "../../proto/index.js";
-import type { Persistence } from "../../proto/index.js";
-import { parseSeed } from "../../node/sim/prng.js";
+import { CHUNK_BYTES, LINE_BYTES } from "../../node/dimm/geometry.js";
 import type { CheckerPool, ExperimentOptions, ExperimentResult, PointResult, Progress, ViolationRecord } from "../experiment/engine.js";
 import { isCrashPointMode } from "../experiment/crash_points.js";
 import { StrategyError, formatStrategy, parseStrategy } from "../experiment/strategies.js";
-import { flag, intOption, parse, str } from "./args.js";
+import { flag, intOption, parse, persistenceOption, seedOption, str } from "./args.js";
 import { CommandFailure, UsageError } from "./errors.js";
 
 const OPTIONS = {
@@ -107,15 +105,9 @@ function experimentOptions(values: Record<string, unknown>): ExperimentOptions {
     if (error instanceof StrategyError) throw new UsageError(`--strategy: ${error.message}`);
     throw error;
   }
-  const persistence = str(values, "persistence");
-  if (persistence !== undefined && !isPersistence(persistence)) throw new UsageError(`--persistence ${persistence}: expected adr or eadr`);
-  let seed: bigint;
-  try {
-    seed = parseSeed(str(values, "seed") ?? "1");
-  } catch (error) {
-    throw new UsageError(`--seed: ${(error as Error).message}`);
-  }
-  return { crashPoints, strategy, torn: flag(values, "torn"), seed, ...(persistence !== undefined ? { persistence: persistence as Persistence } : {}) };
+  const persistence = persistenceOption(values);
+  const seed = seedOption(values) ?? 1n;
+  return { crashPoints, strategy, torn: flag(values, "torn"), seed, ...(persistence !== undefined ? { persistence } : {}) };
 }
 
 async function openPool(workers: number, nats: string | undefined): Promise<CheckerPool | undefined> {
@@ -153,9 +145,9 @@ async function reproduceImage(workloadDoc: unknown, options: ExperimentOptions, 
   }
   const chunks = image.base.map((c) => (c === undefined ? undefined : Buffer.from(c)));
   for (const [line, content] of image.lines) {
-    const c = Math.floor((line * 64) / (1 << 20));
-    chunks[c] ??= Buffer.alloc(1 << 20);
-    chunks[c]!.set(content, line * 64 - c * (1 << 20));
+    const c = Math.floor((line * LINE_BYTES) / CHUNK_BYTES);
+    chunks[c] ??= Buffer.alloc(CHUNK_BYTES);
+    chunks[c]!.set(content, line * LINE_BYTES - c * CHUNK_BYTES);
   }
   writeImage(out, { dimmSizeBytes: image.sizeBytes, persistence: image.persistence }, (c) => chunks[c]);
   const chosen = image.state.chosen.map((c) => (c.wordKept !== undefined ? `line ${c.line} words ${c.wordKept.join(",")}` : `line ${c.line} keeps ${c.kept}`));

@@ -5,33 +5,24 @@
  * that kill ingest as a process.
  */
 import { connect } from "@nats-io/transport-node";
+import { NATS_CONNECTION } from "../../proto/subjects.js";
 import { EventDb } from "../ingest/event_db.js";
 import { EventIngest, INGEST_DURABLE_DEFAULT } from "../ingest/ingest.js";
 import type { IngestLogRecord } from "../ingest/ingest.js";
-import { parse, str } from "./args.js";
-import { CommandFailure, UsageError } from "./errors.js";
-
-export const INGEST_CONNECTION = Object.freeze({
-  reconnect: true,
-  maxReconnectAttempts: -1,
-  reconnectTimeWait: 100,
-  pingInterval: 5_000,
-  maxPingOut: 3,
-});
+import { parse, required, str } from "./args.js";
+import { CommandFailure } from "./errors.js";
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, { nats: { type: "string" }, db: { type: "string" }, durable: { type: "string" } }, false);
-  const url = str(values, "nats");
-  const file = str(values, "db");
-  if (url === undefined) throw new UsageError("--nats URL is required");
-  if (file === undefined) throw new UsageError("--db FILE is required");
+  const url = required(values, "nats", "URL");
+  const file = required(values, "db", "FILE");
   const durable = str(values, "durable") ?? INGEST_DURABLE_DEFAULT;
 
   const log = (record: IngestLogRecord): void => {
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
   };
   const db = await EventDb.open(file);
-  const nc = await connect({ servers: url, name: `daxsim-ingest-${durable}`, ...INGEST_CONNECTION });
+  const nc = await connect({ servers: url, name: `daxsim-ingest-${durable}`, ...NATS_CONNECTION });
   const ingest = await EventIngest.start({ nc, db, durable, log });
   log({ level: "info", msg: "ingesting", nats: url, db: file, durable });
 

@@ -4,7 +4,6 @@
  * overwritten without --force.
  */
 import { existsSync } from "node:fs";
-import { isPersistence } from "../../proto/index.js";
 import { DimmConfigError } from "../../node/dimm/errors.js";
 import { checkDimmSize, formatSize, parseSize } from "../../node/dimm/geometry.js";
 import { FsError } from "../../node/fs/errors.js";
@@ -12,8 +11,7 @@ import { ImageError } from "../../node/image/errors.js";
 import { formatMediaHash } from "../../node/image/image_file.js";
 import { saveImage } from "../../node/image/machine_image.js";
 import { Machine } from "../../node/machine.js";
-import { PrngSeedError, parseSeed } from "../../node/sim/prng.js";
-import { flag, intOption, parse, str } from "./args.js";
+import { flag, intOption, parse, persistenceOption, seedOption, str } from "./args.js";
 import { CommandFailure, UsageError } from "./errors.js";
 import { quietLog } from "./image_tools.js";
 
@@ -39,16 +37,9 @@ export async function run(args: string[]): Promise<number> {
     if (error instanceof DimmConfigError) throw new UsageError(`--size ${sizeText}: ${error.message}`);
     throw error;
   }
-  const persistence = str(values, "persistence") ?? "adr";
-  if (!isPersistence(persistence)) throw new UsageError(`--persistence ${persistence}: expected adr or eadr`);
+  const persistence = persistenceOption(values) ?? "adr";
   const inodes = str(values, "inodes") === undefined ? undefined : intOption(values, "inodes", 0, 1, INODES_MAX);
-  let seed: bigint;
-  try {
-    seed = parseSeed(str(values, "seed") ?? "1");
-  } catch (error) {
-    if (error instanceof PrngSeedError) throw new UsageError(`--seed: ${error.message}`);
-    throw error;
-  }
+  const seed = seedOption(values) ?? 1n;
   if (existsSync(path) && !flag(values, "force")) throw new CommandFailure(`${path} exists; refusing to overwrite it (use --force to replace it)`);
 
   let machine: Machine;

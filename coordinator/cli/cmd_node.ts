@@ -5,14 +5,12 @@
  * one JSON line on stdout once it serves ({"node", "grpc", "startedSeq", ...}); logs go to stderr
  * as JSON lines. SIGTERM/SIGINT or the Shutdown RPC stop it cleanly; `kill` power loss SIGKILLs it.
  */
-import { isPersistence } from "../../proto/events.js";
 import { checkDimmSize, parseSize } from "../../node/dimm/geometry.js";
 import { DimmConfigError } from "../../node/dimm/errors.js";
 import { MountOptionError, parseMountOptions } from "../../node/fs/fs.js";
-import { PrngSeedError, parseSeed } from "../../node/sim/prng.js";
 import { isValidNodeId } from "../../proto/subjects.js";
 import { startNodeProcess } from "../../node/control/node_process.js";
-import { parse, str } from "./args.js";
+import { parse, persistenceOption, required, seedOption, str } from "./args.js";
 import { UsageError } from "./errors.js";
 
 export const NODE_DIMM_SIZE_DEFAULT = "64M";
@@ -27,27 +25,22 @@ export async function run(args: string[]): Promise<number> {
     mount: { type: "string" },
     seed: { type: "string" },
   }, false);
-  const node = str(values, "id");
-  const nats = str(values, "nats");
-  if (node === undefined) throw new UsageError("--id NODE is required");
+  const node = required(values, "id", "NODE");
   if (!isValidNodeId(node)) throw new UsageError(`--id ${node}: a node id is 1–64 characters of A-Z a-z 0-9 _ -`);
-  if (nats === undefined) throw new UsageError("--nats URL is required");
-  const persistence = str(values, "persistence") ?? "adr";
-  if (!isPersistence(persistence)) throw new UsageError(`--persistence ${persistence}: expected adr or eadr`);
+  const nats = required(values, "nats", "URL");
+  const persistence = persistenceOption(values) ?? "adr";
   let dimmSizeBytes: number;
   let mount;
-  let seed: bigint;
   try {
     dimmSizeBytes = parseSize(str(values, "dimm-size") ?? NODE_DIMM_SIZE_DEFAULT);
     checkDimmSize(dimmSizeBytes);
     mount = parseMountOptions(str(values, "mount") ?? "");
-    seed = parseSeed(str(values, "seed") ?? "1");
   } catch (error) {
     if (error instanceof DimmConfigError) throw new UsageError(`--dimm-size: ${error.message}`);
     if (error instanceof MountOptionError) throw new UsageError(`--mount: ${error.message}`);
-    if (error instanceof PrngSeedError) throw new UsageError(`--seed: ${error.message}`);
     throw error;
   }
+  const seed = seedOption(values) ?? 1n;
   const log = (record: Record<string, unknown>): void => {
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
   };

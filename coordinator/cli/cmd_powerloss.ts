@@ -5,20 +5,14 @@
  * from the seed in [0, T] ms. Prints one JSON line per node: the seq of its PowerLoss event, the
  * seed, the media hash; with --kill the node process is SIGKILLed and its supervisor restarts it.
  */
-import { parse, flag, str, strs } from "./args.js";
+import { countOption, parse, flag, seedOption, str, strs } from "./args.js";
 import { COORDINATOR_OPTIONS, coordinatorAddress } from "./run_manifest.js";
 import { coordinatorClient, unary } from "../control/rpc_client.js";
 import type { InjectPowerLossRequest } from "../../proto/gen/daxsim/v1/coordinator.js";
 import { PowerLossResult } from "../../proto/gen/daxsim/v1/node.js";
 import { isPowerLossPolicy } from "../../proto/events.js";
 import { policyToWire } from "../../proto/codec.js";
-import { PrngSeedError, parseSeed } from "../../node/sim/prng.js";
 import { CommandFailure, UsageError } from "./errors.js";
-
-function count(text: string, option: string, min: number): bigint {
-  if (!/^\d{1,16}$/.test(text) || Number(text) < min) throw new UsageError(`--${option} ${text}: expected an integer ≥ ${min}`);
-  return BigInt(text);
-}
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -36,26 +30,23 @@ export async function run(args: string[]): Promise<number> {
   if (nodes.length === 0) throw new UsageError("--node NODE is required (repeat it for several nodes)");
   const triggers = ["at-seq", "after-ops", "after-ms"].filter((t) => str(values, t) !== undefined);
   if (triggers.length > 1) throw new UsageError(`give at most one of --at-seq, --after-ops, --after-ms (got ${triggers.map((t) => `--${t}`).join(", ")})`);
+  const atSeq = countOption(values, "at-seq", 1);
+  const afterOps = countOption(values, "after-ops", 1);
+  const afterMs = countOption(values, "after-ms", 0);
   let trigger: InjectPowerLossRequest["trigger"] = { $case: "now", value: {} };
-  if (str(values, "at-seq") !== undefined) trigger = { $case: "atSeq", value: count(str(values, "at-seq")!, "at-seq", 1) };
-  if (str(values, "after-ops") !== undefined) trigger = { $case: "afterOps", value: count(str(values, "after-ops")!, "after-ops", 1) };
-  if (str(values, "after-ms") !== undefined) trigger = { $case: "delayMaxMs", value: count(str(values, "after-ms")!, "after-ms", 0) };
+  if (atSeq !== undefined) trigger = { $case: "atSeq", value: atSeq };
+  if (afterOps !== undefined) trigger = { $case: "afterOps", value: afterOps };
+  if (afterMs !== undefined) trigger = { $case: "delayMaxMs", value: afterMs };
   const policy = str(values, "policy") ?? "strict";
   if (!isPowerLossPolicy(policy)) throw new UsageError(`--policy ${policy}: expected strict, random, torn or eadr-like`);
-  let seed: bigint | undefined;
-  try {
-    seed = str(values, "seed") === undefined ? undefined : parseSeed(str(values, "seed")!);
-  } catch (error) {
-    if (error instanceof PrngSeedError) throw new UsageError(`--seed: ${error.message}`);
-    throw error;
-  }
-  const timeout = str(values, "timeout-ms");
+  const seed = seedOption(values);
+  const timeout = countOption(values, "timeout-ms", 1);
   const request: InjectPowerLossRequest = {
     nodes,
     trigger,
     policy: policyToWire(policy),
     kill: flag(values, "kill"),
-    timeoutMs: timeout === undefined ? 0 : Number(count(timeout, "timeout-ms", 1)),
+    timeoutMs: timeout === undefined ? 0 : Number(timeout),
     ...(seed !== undefined ? { seed } : {}),
   };
   const address = coordinatorAddress(values);

@@ -4,7 +4,7 @@
  * on the way, prints what it verified, and optionally saves the media as an image the image tools
  * (`daxsim io`, `fsck`, `ls`, `cat`) open. Exit 3 when replay diverges, 1 when the log is unusable.
  */
-import { formatSize } from "../../node/index.js";
+import { formatSize } from "../../node/dimm/geometry.js";
 import { replayLog, writeMediaImage } from "../../replay/index.js";
 import type { ReplayResult } from "../../replay/index.js";
 import { flag, parse, str } from "./args.js";

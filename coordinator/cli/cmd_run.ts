@@ -10,11 +10,10 @@ import { readFileSync } from "node:fs";
 import { formatSize } from "../../node/dimm/geometry.js";
 import { machineFromImage } from "../../node/image/machine_image.js";
 import type { Machine } from "../../node/machine.js";
-import { PrngSeedError, parseSeed } from "../../node/sim/prng.js";
 import type { OpRecord } from "../../node/workload/session.js";
 import { WorkloadSession } from "../../node/workload/session.js";
 import { WorkloadFileError, machineForWorkload, parseWorkload } from "../../node/workload/workload_file.js";
-import { flag, parse, str } from "./args.js";
+import { flag, parse, seedOption, str } from "./args.js";
 import { CommandFailure, UsageError } from "./errors.js";
 import { quietLog, readImageOrFail, shutDownAndSave, stdoutWriter } from "./image_tools.js";
 
@@ -25,15 +24,8 @@ export async function run(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError("give one workload file");
   const file = positionals[0]!;
   const workload = loadWorkload(file);
-  const seedText = str(values, "seed");
-  if (seedText !== undefined) {
-    try {
-      workload.settings.seed = parseSeed(seedText);
-    } catch (error) {
-      if (error instanceof PrngSeedError) throw new UsageError(`--seed: ${error.message}`);
-      throw error;
-    }
-  }
+  const seed = seedOption(values);
+  if (seed !== undefined) workload.settings.seed = seed;
   const imagePath = str(values, "dimm");
   const log = quietLog();
   let machine: Machine;

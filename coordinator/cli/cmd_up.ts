@@ -21,8 +21,8 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { NatsServer } from "../nats/nats_server.js";
-import { intOption, parse, str } from "./args.js";
-import { CommandFailure, UsageError } from "./errors.js";
+import { intOption, parse, persistenceOption, str } from "./args.js";
+import { CommandFailure } from "./errors.js";
 import { DEFAULT_RUN_DIR, MANIFEST_VERSION, writeManifest } from "./run_manifest.js";
 import type { Manifest, ManifestNode } from "./run_manifest.js";
 
@@ -114,8 +114,7 @@ export async function run(args: string[]): Promise<number> {
   }, false);
   const count = intOption(values, "nodes", 1, 1, UP_NODES_MAX);
   const dir = resolve(str(values, "dir") ?? DEFAULT_RUN_DIR);
-  const persistence = str(values, "persistence") ?? "adr";
-  if (persistence !== "adr" && persistence !== "eadr") throw new UsageError(`--persistence ${persistence}: expected adr or eadr`);
+  const persistence = persistenceOption(values) ?? "adr";
   const dimmSize = str(values, "dimm-size") ?? "64M";
   mkdirSync(join(dir, "logs"), { recursive: true });
 

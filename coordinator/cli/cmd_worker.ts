@@ -5,13 +5,12 @@
  * redelivered to another after the ack wait.
  */
 import { cpus } from "node:os";
-import { intOption, parse, str } from "./args.js";
-import { CommandFailure, UsageError } from "./errors.js";
+import { intOption, parse, required } from "./args.js";
+import { CommandFailure } from "./errors.js";
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, { nats: { type: "string" }, threads: { type: "string" }, "ack-wait-ms": { type: "string" } }, false);
-  const url = str(values, "nats");
-  if (url === undefined) throw new UsageError("--nats URL is required");
+  const url = required(values, "nats", "URL");
   const threads = intOption(values, "threads", Math.max(1, cpus().length), 1, 64);
   const ackWaitMs = intOption(values, "ack-wait-ms", 30_000, 1000, 3_600_000);
   const { connect } = await import("@nats-io/transport-node");

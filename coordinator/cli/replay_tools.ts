@@ -5,11 +5,10 @@
  * unusable (gap, duplicate, edited or cut rows, unknown node, unreadable file).
  */
 import { writeSync } from "node:fs";
-import { isPersistence } from "../../proto/index.js";
-import { parseSize } from "../../node/index.js";
+import { parseSize } from "../../node/dimm/geometry.js";
 import { ReplayDivergenceError, ReplayError, SqliteEventLog } from "../../replay/index.js";
 import type { DimmGeometry } from "../../replay/index.js";
-import { str } from "./args.js";
+import { persistenceOption, str } from "./args.js";
 import { CommandFailure, UsageError } from "./errors.js";
 
 export const LOG_OPTIONS = {
@@ -42,11 +41,8 @@ export function dimmOverrides(values: Record<string, unknown>): Partial<DimmGeom
       throw new UsageError(`--dimm-size ${size}: ${(error as Error).message}`);
     }
   }
-  const persistence = str(values, "persistence");
-  if (persistence !== undefined) {
-    if (!isPersistence(persistence)) throw new UsageError(`--persistence ${persistence}: expected adr or eadr`);
-    out.persistence = persistence;
-  }
+  const persistence = persistenceOption(values);
+  if (persistence !== undefined) out.persistence = persistence;
   return out;
 }
 

@@ -9,6 +9,7 @@
  * session's op counter, so `i` is unique within a session.
  */
 import type { FaultOutcome, PowerLossEvent } from "../../proto/index.js";
+import { PAGE_BYTES } from "../dimm/geometry.js";
 import type { Errno, Signal } from "../fs/errors.js";
 import { FsCorruptError } from "../fs/errors.js";
 import type { FileStat } from "../fs/fs.js";
@@ -310,7 +311,7 @@ export class WorkloadSession {
       const path = this.field(op, "path", "str") ?? this.field(op, "to", "str");
       if (path !== undefined) return this.machine.fs.lookup(path).ino;
       const addr = args.get("addr");
-      if (addr !== undefined) return mm.process(pid).findVma(Math.floor(addr / 4096))?.ino;
+      if (addr !== undefined) return mm.process(pid).findVma(Math.floor(addr / PAGE_BYTES))?.ino;
     } catch {
       return undefined;
     }
@@ -328,13 +329,7 @@ export class WorkloadSession {
     if (e.errno !== undefined && record.errno !== e.errno) problems.push(`expected errno ${e.errno}, got ${got}`);
     if (e.signal !== undefined && record.signal !== e.signal) problems.push(`expected signal ${e.signal}, got ${got}`);
     if (e.value !== undefined) {
-      let want: number | undefined;
-      try {
-        want = this.resolve(op, "expect.value", e.value);
-      } catch (error) {
-        if (!(error instanceof OpRunError)) throw error;
-        problems.push(error.message);
-      }
+      const want = this.resolveExpected(op, "expect.value", e.value, problems);
       if (want !== undefined && record.value !== want) problems.push(`expected value ${want}${e.value.ref !== undefined ? ` (${e.value.text})` : ""}, got ${got}`);
     }
     if (e.bytes !== undefined) {
@@ -345,18 +340,23 @@ export class WorkloadSession {
       problems.push(`expected faults [${e.faults.join(", ")}], got [${record.faults.join(", ")}]`);
     }
     if (e.size !== undefined) {
-      let want: number | undefined;
-      try {
-        want = this.resolve(op, "expect.size", e.size);
-      } catch (error) {
-        if (!(error instanceof OpRunError)) throw error;
-        problems.push(error.message);
-      }
+      const want = this.resolveExpected(op, "expect.size", e.size, problems);
       const size = ino === undefined ? undefined : this.sizeOf(ino);
       if (size === undefined) problems.push(`expected size ${want}, but the op names no file whose size can be read`);
       else if (want !== undefined && size !== want) problems.push(`expected size ${want}, got size ${size}`);
     }
     return problems.length === 0 ? undefined : `op ${op.index} (${op.name}): ${problems.join("; ")}`;
+  }
+
+  /** An expected number; an unbound variable in it is one more problem (and undefined). */
+  private resolveExpected(op: ParsedOp, field: string, expr: NumExpr, problems: string[]): number | undefined {
+    try {
+      return this.resolve(op, field, expr);
+    } catch (error) {
+      if (!(error instanceof OpRunError)) throw error;
+      problems.push(error.message);
+      return undefined;
+    }
   }
 
   private sizeOf(ino: number): number | undefined {

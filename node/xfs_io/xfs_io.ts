@@ -16,7 +16,9 @@ import type { Errno, Signal } from "../fs/errors.js";
 import type { Machine, OpenFlags, OpResult } from "../machine.js";
 import type { FileStat } from "../fs/fs.js";
 import { STRERROR, ctime, getopt, strtoul } from "./c_lib.js";
-import { FS_BLOCK_BYTES, PAGE_BYTES, cvtnum, dumpBuffer, reportIoTimes, timeval } from "./xfs_io_format.js";
+import type { GetoptResult } from "./c_lib.js";
+import { PAGE_BYTES } from "../dimm/geometry.js";
+import { FS_BLOCK_BYTES, cvtnum, dumpBuffer, reportIoTimes, timeval } from "./xfs_io_format.js";
 
 /** Exit statuses a shell reports for a process killed by these signals (128 + signal number). */
 export const SIGNAL_EXIT_STATUS: Readonly<Record<Signal, number>> = { SIGBUS: 135, SIGSEGV: 139 };
@@ -279,12 +281,41 @@ export class XfsIo {
     return undefined;
   }
 
-  /** The [off len] operands of mread/mwrite/msync/clwb: none means the whole mapping. */
-  private mappingOperands(operands: string[]): { offset: number; length: number } | "usage" | undefined {
+  /**
+   * The [off len] operands of mread/mwrite/msync/clwb (none means the whole mapping), checked
+   * against the current mapping: the range and its address, or undefined once the usage line or
+   * the complaint is printed.
+   */
+  private mappedRange(operands: string[], spec: CommandSpec, pageAlign: boolean): { offset: number; length: number; addr: number } | undefined {
     const m = this.mapping!;
-    if (operands.length === 0) return { offset: m.offset, length: m.length };
-    if (operands.length !== 2) return "usage";
-    return this.offsetLength(operands[0]!, operands[1]!);
+    if (operands.length !== 0 && operands.length !== 2) {
+      this.usage(spec);
+      return undefined;
+    }
+    const range = operands.length === 0 ? { offset: m.offset, length: m.length } : this.offsetLength(operands[0]!, operands[1]!);
+    if (range === undefined) return undefined;
+    const addr = this.mappingRange(range.offset, range.length, pageAlign);
+    return addr === undefined ? undefined : { ...range, addr };
+  }
+
+  /** getopt; on a bad option, its complaint and the command's usage line, and undefined. */
+  private getopt(argv: string[], optstring: string, spec: CommandSpec): GetoptResult | undefined {
+    const g = getopt(argv, optstring);
+    if (g.error === undefined) return g;
+    this.err(`${g.error}\n`);
+    this.usage(spec);
+    return undefined;
+  }
+
+  /** -S seed of pwrite/mwrite: strtoul, of which only the low byte is used (memset's fill). */
+  private seedByte(arg: string): number | undefined {
+    const parsed = strtoul(arg);
+    if (parsed.consumed === 0) {
+      this.out(`non-numeric seed -- ${arg}\n`);
+      this.exitCode = 1;
+      return undefined;
+    }
+    return Number(parsed.value & 0xffn);
   }
 
   private listFiles(): void {
@@ -361,11 +392,8 @@ export class XfsIo {
       this.err("no files are open, try 'help open'\n");
       return 0;
     }
-    const g = getopt(argv, "acdfm:rst");
-    if (g.error !== undefined) {
-      this.err(`${g.error}\n`);
-      return this.usage(this.spec("open"));
-    }
+    const g = this.getopt(argv, "acdfm:rst", this.spec("open"));
+    if (g === undefined) return 0;
     const flags: OpenOptions = { ...DEFAULT_OPEN_OPTIONS };
     let mode = 0o600;
     for (const { opt, arg } of g.options) {
@@ -400,11 +428,8 @@ export class XfsIo {
   }
 
   private stat(argv: string[]): number {
-    const g = getopt(argv, "rv");
-    if (g.error !== undefined) {
-      this.err(`${g.error}\n`);
-      return this.usage(this.spec("stat"));
-    }
+    const g = this.getopt(argv, "rv", this.spec("stat"));
+    if (g === undefined) return 0;
     const raw = g.options.some((o) => o.opt === "r");
     const verbose = g.options.some((o) => o.opt === "v");
     if (raw && verbose) return this.usage(this.spec("stat"));
@@ -467,11 +492,8 @@ export class XfsIo {
 
   private pwrite(argv: string[]): number {
     const spec = this.spec("pwrite");
-    const g = getopt(argv, "b:CqS:wW");
-    if (g.error !== undefined) {
-      this.err(`${g.error}\n`);
-      return this.usage(spec);
-    }
+    const g = this.getopt(argv, "b:CqS:wW", spec);
+    if (g === undefined) return 0;
     let bsize = FS_BLOCK_BYTES;
     let seed = 0xcd;
     let compact = false;
@@ -484,13 +506,9 @@ export class XfsIo {
         if (size === undefined) return 0;
         bsize = size;
       } else if (opt === "S") {
-        const parsed = strtoul(arg!);
-        if (parsed.consumed === 0) {
-          this.out(`non-numeric seed -- ${arg}\n`);
-          this.exitCode = 1;
-          return 0;
-        }
-        seed = Number(parsed.value & 0xffn); // memset() uses the low byte
+        const byte = this.seedByte(arg!);
+        if (byte === undefined) return 0;
+        seed = byte;
       } else if (opt === "C") compact = true;
       else if (opt === "q") quiet = true;
       else if (opt === "w") fdatasync = true;
@@ -527,11 +545,8 @@ export class XfsIo {
 
   private pread(argv: string[]): number {
     const spec = this.spec("pread");
-    const g = getopt(argv, "b:Cqv");
-    if (g.error !== undefined) {
-      this.err(`${g.error}\n`);
-      return this.usage(spec);
-    }
+    const g = this.getopt(argv, "b:Cqv", spec);
+    if (g === undefined) return 0;
     let bsize = FS_BLOCK_BYTES;
     let compact = false;
     let quiet = false;
@@ -597,11 +612,8 @@ export class XfsIo {
       this.err("no files are open, try 'help open'\n");
       return 0;
     }
-    const g = getopt(argv, "rwxSs:");
-    if (g.error !== undefined) {
-      this.err(`${g.error}\n`);
-      return this.usage(spec);
-    }
+    const g = this.getopt(argv, "rwxSs:", spec);
+    if (g === undefined) return 0;
     const prot = { read: false, write: false, exec: false };
     let sync = false;
     for (const { opt } of g.options) {
@@ -637,11 +649,8 @@ export class XfsIo {
    */
   private mread(argv: string[]): number {
     const spec = this.spec("mread");
-    const g = getopt(argv, "frv");
-    if (g.error !== undefined) {
-      this.err(`${g.error}\n`);
-      return this.usage(spec);
-    }
+    const g = this.getopt(argv, "frv", spec);
+    if (g === undefined) return 0;
     let dump: 0 | 1 | 2 = 0;
     let reverse = false;
     for (const { opt } of g.options) {
@@ -649,11 +658,9 @@ export class XfsIo {
       else if (opt === "v") dump = 1;
       else if (opt === "r") reverse = true;
     }
-    const range = this.mappingOperands(g.operands);
-    if (range === "usage") return this.usage(spec);
+    const range = this.mappedRange(g.operands, spec, false);
     if (range === undefined) return 0;
-    const start = this.mappingRange(range.offset, range.length, false);
-    if (start === undefined) return 0;
+    const start = range.addr;
     const m = this.mapping!;
     const relative = range.offset - m.offset;
     let printOffset = dump === 2 ? range.offset : relative;
@@ -681,30 +688,21 @@ export class XfsIo {
 
   private mwrite(argv: string[]): number {
     const spec = this.spec("mwrite");
-    const g = getopt(argv, "rS:");
-    if (g.error !== undefined) {
-      this.err(`${g.error}\n`);
-      return this.usage(spec);
-    }
+    const g = this.getopt(argv, "rS:", spec);
+    if (g === undefined) return 0;
     let seed = 0x58; // 'X'
     let reverse = false;
     for (const { opt, arg } of g.options) {
       if (opt === "r") reverse = true;
       else if (opt === "S") {
-        const parsed = strtoul(arg!); // strtol, stored as a char: only the low byte matters
-        if (parsed.consumed === 0) {
-          this.out(`non-numeric seed -- ${arg}\n`);
-          this.exitCode = 1;
-          return 0;
-        }
-        seed = Number(parsed.value & 0xffn);
+        const byte = this.seedByte(arg!);
+        if (byte === undefined) return 0;
+        seed = byte;
       }
     }
-    const range = this.mappingOperands(g.operands);
-    if (range === "usage") return this.usage(spec);
-    if (range === undefined) return 0;
-    const start = this.mappingRange(range.offset, range.length, false);
-    if (start === undefined || range.length === 0) return 0;
+    const range = this.mappedRange(g.operands, spec, false);
+    if (range === undefined || range.length === 0) return 0;
+    const start = range.addr;
     if (!reverse) {
       this.ok(this.machine.store(this.pid, start, Buffer.alloc(range.length, seed)), "mwrite");
       return 0;
@@ -720,23 +718,17 @@ export class XfsIo {
 
   private msync(argv: string[]): number {
     const spec = this.spec("msync");
-    const g = getopt(argv, "ais");
-    if (g.error !== undefined) {
-      this.err(`${g.error}\n`);
-      return this.usage(spec);
-    }
+    const g = this.getopt(argv, "ais", spec);
+    if (g === undefined) return 0;
     const flags = { async: false, invalidate: false, sync: false };
     for (const { opt } of g.options) {
       if (opt === "a") flags.async = true;
       else if (opt === "i") flags.invalidate = true;
       else if (opt === "s") flags.sync = true;
     }
-    const range = this.mappingOperands(g.operands);
-    if (range === "usage") return this.usage(spec);
+    const range = this.mappedRange(g.operands, spec, true);
     if (range === undefined) return 0;
-    const start = this.mappingRange(range.offset, range.length, true);
-    if (start === undefined) return 0;
-    this.ok(this.machine.msync(this.pid, start, range.length, flags), "msync");
+    this.ok(this.machine.msync(this.pid, range.addr, range.length, flags), "msync");
     return 0;
   }
 
@@ -751,11 +743,8 @@ export class XfsIo {
 
   private mremap(argv: string[]): number {
     const spec = this.spec("mremap");
-    const g = getopt(argv, "m");
-    if (g.error !== undefined) {
-      this.err(`${g.error}\n`);
-      return this.usage(spec);
-    }
+    const g = this.getopt(argv, "m", spec);
+    if (g === undefined) return 0;
     const mayMove = g.options.length > 0;
     if (g.operands.length !== 1) return this.usage(spec);
     const length = this.number(g.operands[0]!, "offset argument"); // sic: xfs_io's message
@@ -780,11 +769,10 @@ export class XfsIo {
 
   private falloc(argv: string[]): number {
     const spec = this.spec("falloc");
-    const g = getopt(argv, "kp");
-    if (g.error !== undefined) {
-      this.err(`${g.error}\n`);
+    const g = this.getopt(argv, "kp", spec);
+    if (g === undefined) {
       this.exitCode = 1;
-      return this.usage(spec);
+      return 0;
     }
     let keepSize = false;
     let punchHole = false;
@@ -811,11 +799,8 @@ export class XfsIo {
 
   private fzero(argv: string[]): number {
     const spec = this.spec("fzero");
-    const g = getopt(argv, "k");
-    if (g.error !== undefined) {
-      this.err(`${g.error}\n`);
-      return this.usage(spec);
-    }
+    const g = this.getopt(argv, "k", spec);
+    if (g === undefined) return 0;
     if (g.operands.length !== 2) return this.usage(spec);
     const range = this.offsetLength(g.operands[0]!, g.operands[1]!);
     if (range === undefined) return 0;
@@ -834,17 +819,11 @@ export class XfsIo {
 
   private flushCommand(argv: string[], kind: "clwb" | "clflushopt" | "clflush"): number {
     const spec = this.spec(kind);
-    const g = getopt(argv, "");
-    if (g.error !== undefined) {
-      this.err(`${g.error}\n`);
-      return this.usage(spec);
-    }
-    const range = this.mappingOperands(g.operands);
-    if (range === "usage") return this.usage(spec);
-    if (range === undefined) return 0;
-    const start = this.mappingRange(range.offset, range.length, false);
-    if (start === undefined || range.length === 0) return 0;
-    this.ok(this.machine.flush(this.pid, start, range.length, kind), kind);
+    const g = this.getopt(argv, "", spec);
+    if (g === undefined) return 0;
+    const range = this.mappedRange(g.operands, spec, false);
+    if (range === undefined || range.length === 0) return 0;
+    this.ok(this.machine.flush(this.pid, range.addr, range.length, kind), kind);
     return 0;
   }
 
@@ -860,11 +839,8 @@ export class XfsIo {
    */
   private powerloss(argv: string[]): number {
     const spec = this.spec("powerloss");
-    const g = getopt(argv, "p:s:");
-    if (g.error !== undefined) {
-      this.err(`${g.error}\n`);
-      return this.usage(spec);
-    }
+    const g = this.getopt(argv, "p:s:", spec);
+    if (g === undefined) return 0;
     let policy: PowerLossPolicy = "strict";
     let seed = this.powerLossSeed;
     for (const { opt, arg } of g.options) {

@@ -5,11 +5,11 @@
  * (_filter_xfs_io, _filter_xfs_io_offset, common_line_filter) parse these lines, so every space
  * matters.
  */
+import { BLOCK_BYTES } from "../fs/layout.js";
 import { cFixed, strtoll } from "./c_lib.js";
 
-export const FS_BLOCK_BYTES = 4096;
+export const FS_BLOCK_BYTES = BLOCK_BYTES;
 export const SECTOR_BYTES = 512;
-export const PAGE_BYTES = 4096;
 
 /** Bytes per unit for cvtnum's one-letter suffixes (b and s are the block and sector size). */
 export const SIZE_SUFFIX_BYTES: Readonly<Record<string, bigint>> = {
