@@ -23,6 +23,7 @@ import { DaxFs, DEFAULT_MOUNT_OPTIONS, formatMountOptions } from "./fs/fs.js";
 import type { FileStat, MountOptions } from "./fs/fs.js";
 import { fsck } from "./fs/fsck.js";
 import type { FsckReport } from "./fs/fsck.js";
+import { isDir } from "./fs/layout.js";
 import { MediaIo } from "./fs/media_io.js";
 import { MemoryManager } from "./mm/mm.js";
 import type { MmapRequest } from "./mm/mm.js";
@@ -168,11 +169,7 @@ export class Machine {
 
   /** Clean unmount and mount again with (possibly new) options, like xfstests' cycle mount. */
   remount(options?: MountOptions): void {
-    this.checkUsable();
-    this.syncEverything();
-    for (const pid of [...this.mm.processes.keys()]) this.mm.exit(pid);
-    this.data.writebackAll();
-    this.fs.unmount();
+    this.unmount();
     if (options !== undefined) this.mountOptions = options;
     this.mount(false);
   }
@@ -182,7 +179,6 @@ export class Machine {
     this.checkUsable();
     this.syncEverything();
     for (const pid of [...this.mm.processes.keys()]) this.mm.exit(pid);
-    this.data.writebackAll();
     this.fs.unmount();
   }
 
@@ -204,10 +200,6 @@ export class Machine {
   mediaChunk(c: number): Buffer | undefined {
     if (this.dimm.state.mem[c] === undefined) return undefined;
     return this.dimm.loadDurable(c * CHUNK_BYTES, CHUNK_BYTES);
-  }
-
-  markInterrupted(): void {
-    this.interrupted = true;
   }
 
   private checkUsable(): void {
@@ -283,12 +275,12 @@ export class Machine {
         if (!(error instanceof FsError) || error.errno !== "ENOENT" || !flags.create) throw error;
         inode = this.fs.create(path, perms);
       }
-      if (inode.mode !== 0 && (inode.mode & 0o170000) === 0o040000 && flags.write) throw new FsError("EISDIR", `${path}: is a directory`);
+      if (isDir(inode) && flags.write) throw new FsError("EISDIR", `${path}: is a directory`);
       if (flags.trunc && flags.write && inode.size > 0) this.data.truncate(inode, 0);
       ino = inode.ino;
       const fd = proc.nextFd();
       if (proc.fds.size >= 1024) throw new FsError("EMFILE", "too many open files (1024)");
-      proc.fds.set(fd, { ino, readable: flags.read, writable: flags.write, append: flags.append, offset: 0, path, refs: 1 });
+      proc.fds.set(fd, { ino, readable: flags.read, writable: flags.write, append: flags.append, offset: 0, refs: 1 });
       this.fs.ref(ino);
       return { value: fd };
     }, () => ino);
@@ -316,7 +308,7 @@ export class Machine {
     return this.run(offset === undefined ? "read" : "pread", pid, { fd, length, offset }, () => {
       const { ino, file } = this.file(pid, fd, "read");
       const inode = this.fs.inode(ino);
-      if ((inode.mode & 0o170000) === 0o040000) throw new FsError("EISDIR", `fd ${fd} is a directory`);
+      if (isDir(inode)) throw new FsError("EISDIR", `fd ${fd} is a directory`);
       const data = this.data.read(inode, offset ?? file.offset, length);
       if (offset === undefined) file.offset += data.length;
       return { value: data.length, data };
@@ -386,7 +378,6 @@ export class Machine {
   unlink(pid: number, path: string): OpResult {
     return this.run("unlink", pid, { path }, () => {
       this.mm.process(pid);
-      this.fs.reserveJournal();
       this.fs.unlink(path);
       return {};
     });

@@ -6,7 +6,7 @@
  */
 import { FsError } from "./errors.js";
 import type { Inode } from "./layout.js";
-import { BLOCK_BYTES, DIRECT_POINTERS, MAX_FILE_BLOCKS, POINTERS_PER_BLOCK } from "./layout.js";
+import { BLOCK_BYTES, DIRECT_POINTERS, MAX_FILE_BLOCKS, POINTERS_PER_BLOCK, fileBlock } from "./layout.js";
 import type { MetaCache } from "./meta_cache.js";
 
 export interface BlockAllocator {
@@ -25,9 +25,8 @@ export class BlockMap {
     private readonly alloc: BlockAllocator,
   ) {}
 
-  private pointer(block: number, index: number): number {
-    return this.meta.read(block * BLOCK_BYTES + index * 4, 4, "indirect").readUInt32LE(0);
-  }
+  /** Entry `index` of indirect block `block` (an arrow, so get() can hand it to fileBlock). */
+  private readonly pointer = (block: number, index: number): number => this.meta.read(block * BLOCK_BYTES + index * 4, 4, "indirect").readUInt32LE(0);
 
   private setPointer(block: number, index: number, value: number): void {
     const bytes = Buffer.alloc(4);
@@ -43,13 +42,7 @@ export class BlockMap {
 
   /** The DIMM block holding file block `fb`, or 0 for a hole. */
   get(inode: Inode, fb: number): number {
-    if (fb < INDIRECT_BASE) return inode.direct[fb]!;
-    if (fb < DINDIRECT_BASE) return inode.indirect === 0 ? 0 : this.pointer(inode.indirect, fb - INDIRECT_BASE);
-    if (fb >= MAX_FILE_BLOCKS) return 0;
-    const rel = fb - DINDIRECT_BASE;
-    if (inode.dindirect === 0) return 0;
-    const mid = this.pointer(inode.dindirect, Math.floor(rel / POINTERS_PER_BLOCK));
-    return mid === 0 ? 0 : this.pointer(mid, rel % POINTERS_PER_BLOCK);
+    return fileBlock(inode, fb, this.pointer);
   }
 
   /** Points file block `fb` at `block` (a hole before). Allocates indirect blocks on the way. */

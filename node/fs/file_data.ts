@@ -132,11 +132,8 @@ export class FileData {
     }
     // A write that allocated tears down the zero-page mappings of those pages (A5, S1).
     for (const fb of allocated) this.fs.hooks.unmapPages(inode.ino, fb, fb, false);
-    const t = this.fs.now();
-    inode.mtime = t;
-    inode.ctime = t;
     if (pos > inode.size) inode.size = pos;
-    this.fs.dirtyInode(inode, allocated.length > 0 || inode.size !== oldSize);
+    this.fs.touch(inode, allocated.length > 0 || inode.size !== oldSize);
     this.counters.bytesWritten += pos - offset;
     return pos - offset;
   }
@@ -160,10 +157,13 @@ export class FileData {
   // Zeroing
 
   /**
-   * Zeroes bytes [from, to) of the file in place where blocks are allocated (holes read as zero
-   * already), with cached stores plus CLWB (dax_memzero), or in the page cache for nodax.
+   * Zeroes bytes [from, to) of the file where blocks are allocated (holes read as zero already), and
+   * in the page cache. In place: cached stores plus CLWB (dax_memzero), whole blocks non-temporal.
+   * Journaled (at most partial blocks): through fs.queueZero, so the zeros change on media with the
+   * running transaction and a crash never shows the zeroing without the metadata change or the
+   * reverse; the caller commits before returning.
    */
-  zeroInPlace(inode: Inode, from: number, to: number): void {
+  private zero(inode: Inode, from: number, to: number, how: "in-place" | "journaled"): void {
     for (let pos = from; pos < to; ) {
       const fb = Math.floor(pos / BLOCK_BYTES);
       const inBlock = pos - fb * BLOCK_BYTES;
@@ -171,7 +171,8 @@ export class FileData {
       const block = this.fs.blockMap.get(inode, fb);
       if (block !== 0) {
         const addr = block * BLOCK_BYTES + inBlock;
-        if (n === BLOCK_BYTES) this.fs.io.nt(addr, ZERO_PAGE_BYTES, "zeroing", inode.ino, pos);
+        if (how === "journaled") this.fs.queueZero(addr, n);
+        else if (n === BLOCK_BYTES) this.fs.io.nt(addr, ZERO_PAGE_BYTES, "zeroing", inode.ino, pos);
         else {
           this.fs.io.cached(addr, ZERO_PAGE_BYTES.subarray(0, n), "zeroing", inode.ino, pos);
           this.fs.io.flush(addr, n, "clwb", "zeroing");
@@ -194,40 +195,16 @@ export class FileData {
       case "none":
         return;
       case "block": // ext4 ≥ 6.13: [old EOF, end of its block)
-        if (oldSize % BLOCK_BYTES !== 0) this.zeroInPlace(inode, oldSize, Math.ceil(oldSize / BLOCK_BYTES) * BLOCK_BYTES);
+        if (oldSize % BLOCK_BYTES !== 0) this.zero(inode, oldSize, Math.ceil(oldSize / BLOCK_BYTES) * BLOCK_BYTES, "in-place");
         return;
       case "eof": // XFS: [old EOF, new EOF) in allocated blocks
-        this.zeroInPlace(inode, oldSize, newSize);
+        this.zero(inode, oldSize, newSize, "in-place");
         return;
     }
   }
 
   // -------------------------------------------------------------------------------------------
   // truncate, fallocate, punch, zero range
-
-  /**
-   * Zeroes the allocated parts of [from, to) — at most partial blocks — through the journal
-   * (fs.queueZero): they change on media with the running transaction, so a crash never shows the
-   * zeroing without the metadata change or the reverse. The caller commits before returning.
-   */
-  private zeroJournaled(inode: Inode, from: number, to: number): void {
-    for (let pos = from; pos < to; ) {
-      const fb = Math.floor(pos / BLOCK_BYTES);
-      const inBlock = pos - fb * BLOCK_BYTES;
-      const n = Math.min(to - pos, BLOCK_BYTES - inBlock);
-      const block = this.fs.blockMap.get(inode, fb);
-      if (block !== 0) {
-        this.fs.queueZero(block * BLOCK_BYTES + inBlock, n);
-        this.counters.bytesZeroed += n;
-      }
-      const cached = this.pageCache.get(inode.ino)?.get(fb);
-      if (cached !== undefined) {
-        cached.data.fill(0, inBlock, inBlock + n);
-        cached.dirty = true;
-      }
-      pos += n;
-    }
-  }
 
   /**
    * ftruncate. Shrinking unmaps the pages past the new EOF from every mapping (private copies too),
@@ -244,17 +221,14 @@ export class FileData {
       const firstGonePage = Math.ceil(newSize / BLOCK_BYTES);
       const lastPage = Math.ceil(oldSize / BLOCK_BYTES) - 1;
       if (lastPage >= firstGonePage) this.fs.hooks.unmapPages(inode.ino, firstGonePage, lastPage, true);
-      if (newSize % BLOCK_BYTES !== 0) this.zeroJournaled(inode, newSize, firstGonePage * BLOCK_BYTES);
+      if (newSize % BLOCK_BYTES !== 0) this.zero(inode, newSize, firstGonePage * BLOCK_BYTES, "journaled");
       this.freeBlocksFrom(inode, firstGonePage);
       this.dropCachePages(inode, firstGonePage);
     } else if (newSize > oldSize) {
       this.zeroOnExtend(inode, oldSize, newSize);
     }
-    const t = this.fs.now();
     inode.size = newSize;
-    inode.mtime = t;
-    inode.ctime = t;
-    this.fs.dirtyInode(inode, true);
+    this.fs.touch(inode);
     if (shrink) this.fs.commit();
   }
 
@@ -272,11 +246,16 @@ export class FileData {
     inode.blocks--;
   }
 
-  fallocate(inode: Inode, offset: number, length: number, keepSize: boolean): void {
+  /** What fallocate, punch and zero range check first: a file and a non-empty, valid range. */
+  private beginFallocate(inode: Inode, what: string, offset: number, length: number): void {
     this.checkFile(inode);
-    this.checkRange("fallocate", offset, length);
-    if (length === 0) throw new FsError("EINVAL", "fallocate: length must be positive");
+    this.checkRange(what, offset, length);
+    if (length === 0) throw new FsError("EINVAL", `${what}: length must be positive`);
     this.fs.reserveJournal();
+  }
+
+  fallocate(inode: Inode, offset: number, length: number, keepSize: boolean): void {
+    this.beginFallocate(inode, "fallocate", offset, length);
     const oldSize = inode.size;
     try {
       for (let fb = Math.floor(offset / BLOCK_BYTES); fb * BLOCK_BYTES < offset + length; fb++) {
@@ -298,28 +277,22 @@ export class FileData {
    * frees whole blocks, and commits: a crash shows the hole entirely or not at all.
    */
   punchHole(inode: Inode, offset: number, length: number): void {
-    this.checkFile(inode);
-    this.checkRange("punch", offset, length);
-    if (length === 0) throw new FsError("EINVAL", "punch: length must be positive");
-    this.fs.reserveJournal();
+    this.beginFallocate(inode, "punch", offset, length);
     const end = offset + length;
     this.fs.hooks.unmapPages(inode.ino, Math.floor(offset / BLOCK_BYTES), Math.ceil(end / BLOCK_BYTES) - 1, false);
     const firstWhole = Math.ceil(offset / BLOCK_BYTES);
     const endWhole = Math.floor(end / BLOCK_BYTES);
     if (firstWhole > endWhole) {
-      this.zeroJournaled(inode, offset, end); // inside one block
+      this.zero(inode, offset, end, "journaled"); // inside one block
     } else {
-      this.zeroJournaled(inode, offset, firstWhole * BLOCK_BYTES);
-      this.zeroJournaled(inode, endWhole * BLOCK_BYTES, end);
+      this.zero(inode, offset, firstWhole * BLOCK_BYTES, "journaled");
+      this.zero(inode, endWhole * BLOCK_BYTES, end, "journaled");
       for (let fb = firstWhole; fb < endWhole; fb++) {
         this.freeFileBlock(inode, fb);
         this.pageCache.get(inode.ino)?.delete(fb);
       }
     }
-    const t = this.fs.now();
-    inode.mtime = t;
-    inode.ctime = t;
-    this.fs.dirtyInode(inode, true);
+    this.fs.touch(inode);
     this.fs.commit();
   }
 
@@ -330,10 +303,7 @@ export class FileData {
    * commits.
    */
   zeroRange(inode: Inode, offset: number, length: number, keepSize: boolean): void {
-    this.checkFile(inode);
-    this.checkRange("zero", offset, length);
-    if (length === 0) throw new FsError("EINVAL", "zero range: length must be positive");
-    this.fs.reserveJournal();
+    this.beginFallocate(inode, "zero range", offset, length);
     const end = offset + length;
     const oldSize = inode.size;
     this.fs.hooks.unmapPages(inode.ino, Math.floor(offset / BLOCK_BYTES), Math.ceil(end / BLOCK_BYTES) - 1, false);
@@ -345,7 +315,7 @@ export class FileData {
         if (old === 0) {
           this.allocFileBlock(inode, fb);
         } else if (to - from < BLOCK_BYTES) {
-          this.zeroJournaled(inode, from, to);
+          this.zero(inode, from, to, "journaled");
         } else {
           const fresh = this.fs.allocZeroedBlock(inode.ino, fb * BLOCK_BYTES);
           this.counters.bytesZeroed += BLOCK_BYTES;
@@ -359,10 +329,7 @@ export class FileData {
         inode.size = end;
       }
     } finally {
-      const t = this.fs.now();
-      inode.mtime = t;
-      inode.ctime = t;
-      this.fs.dirtyInode(inode, true);
+      this.fs.touch(inode);
       this.fs.commit();
     }
   }

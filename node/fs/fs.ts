@@ -65,8 +65,8 @@ export class MountOptionError extends Error {
 
 /** Parses "dax,zero-on-extend=eof,bug=no-journal-fence" (comma separated; empty = defaults). */
 export function parseMountOptions(text: string): MountOptions {
-  const options: MountOptions = { ...DEFAULT_MOUNT_OPTIONS, bugs: new Set<BugName>() };
   const bugs = new Set<BugName>();
+  const options: MountOptions = { ...DEFAULT_MOUNT_OPTIONS, bugs };
   for (const raw of text.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
     const [key, value] = raw.split("=", 2) as [string, string | undefined];
     if (key === "dax" && value === undefined) options.dax = true;
@@ -75,7 +75,6 @@ export function parseMountOptions(text: string): MountOptions {
     else if (key === "bug" && value !== undefined && isBugName(value)) bugs.add(value);
     else throw new MountOptionError(`mount option "${raw}" is not one of dax, nodax, zero-on-extend=none|block|eof, bug=NAME (see docs/bugs.md)`);
   }
-  options.bugs = bugs;
   return options;
 }
 
@@ -350,7 +349,7 @@ export class DaxFs implements BlockAllocator {
     throw new FsError("ENOSPC", "no free inode");
   }
 
-  /** Frees an inode with no links and no users: its blocks, then the inode itself. */
+  /** Frees an unlinked inode with no users, or an empty directory being removed: its blocks, then the inode. */
   private freeInode(inode: Inode): void {
     this.blockMap.forEachMapped(inode, 0, Number.MAX_SAFE_INTEGER, (_fb, block) => this.freeBlock(block));
     for (const block of this.blockMap.indirectBlocks(inode)) {
@@ -364,9 +363,7 @@ export class DaxFs implements BlockAllocator {
     freed.generation = generation;
     this.inodes.set(inode.ino, freed);
     this.inodeInUse[inode.ino] = 0;
-    this.txnInodes.add(inode.ino);
-    this.txnDataInodes.add(inode.ino);
-    this.meta.write(inodeAddr(this.sb, inode.ino), encodeInode(freed), "inode");
+    this.dirtyInode(freed, true);
   }
 
   onInodeFreed(listener: (ino: number) => void): void {
@@ -425,7 +422,7 @@ export class DaxFs implements BlockAllocator {
 
   /** Allocates a data block (not zeroed: the caller zeroes or fully writes it). */
   allocBlock(): number {
-    if (this.freeBlocks - this.quarantine.size <= 0) throw new FsError("ENOSPC", "no free block on the DIMM");
+    if (this.allocatableBlocks <= 0) throw new FsError("ENOSPC", "no free block on the DIMM");
     const span = this.sb.blockCount - this.sb.dataStart;
     for (let i = 0; i < span; i++) {
       const block = this.sb.dataStart + ((this.allocHint - this.sb.dataStart + i) % span);
@@ -515,11 +512,12 @@ export class DaxFs implements BlockAllocator {
     index.freeSlots.push(entry.slot);
   }
 
-  private touchDir(dir: Inode): void {
+  /** Sets mtime and ctime to now and dirties the inode (`data`: its size or block map changed too). */
+  touch(inode: Inode, data = true): void {
     const t = this.now();
-    dir.mtime = t;
-    dir.ctime = t;
-    this.dirtyInode(dir, true);
+    inode.mtime = t;
+    inode.ctime = t;
+    this.dirtyInode(inode, data);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -575,7 +573,7 @@ export class DaxFs implements BlockAllocator {
     this.ensureEntrySpace(dir);
     const inode = this.allocInode(S_IFREG | (perms & 0o7777), dir.ino);
     this.addEntry(dir, { ino: inode.ino, type: DT_REG, name });
-    this.touchDir(dir);
+    this.touch(dir);
     return inode;
   }
 
@@ -589,7 +587,7 @@ export class DaxFs implements BlockAllocator {
     const inode = this.allocInode(S_IFDIR | (perms & 0o7777), dir.ino);
     this.addEntry(dir, { ino: inode.ino, type: DT_DIR, name });
     dir.nlink++;
-    this.touchDir(dir);
+    this.touch(dir);
     return inode;
   }
 
@@ -603,7 +601,7 @@ export class DaxFs implements BlockAllocator {
     this.reserveJournal();
     this.removeEntry(dir, name);
     this.dropLink(inode);
-    this.touchDir(dir);
+    this.touch(dir);
   }
 
   private dropLink(inode: Inode): void {
@@ -611,6 +609,12 @@ export class DaxFs implements BlockAllocator {
     inode.ctime = this.now();
     this.dirtyInode(inode);
     if (inode.nlink === 0 && (this.refs.get(inode.ino) ?? 0) === 0) this.freeInode(inode);
+  }
+
+  /** Frees empty directory `dir`, whose entry in `parent` is gone (its ".." no longer links `parent`). */
+  private dropDir(parent: Inode, dir: Inode): void {
+    parent.nlink--;
+    this.freeInode(dir);
   }
 
   rmdir(path: string): void {
@@ -623,11 +627,8 @@ export class DaxFs implements BlockAllocator {
     if (this.dirIndex(inode).entries.size > 0) throw new FsError("ENOTEMPTY", `${path}: directory not empty`);
     this.reserveJournal();
     this.removeEntry(dir, name);
-    dir.nlink--;
-    inode.nlink = 0;
-    this.dirtyInode(inode, true);
-    this.freeInode(inode);
-    this.touchDir(dir);
+    this.dropDir(dir, inode);
+    this.touch(dir);
   }
 
   /** Atomic rename; replaces an existing target (a file, or an empty directory for a directory). */
@@ -657,14 +658,8 @@ export class DaxFs implements BlockAllocator {
     if (target !== undefined) {
       const victim = this.inode(target.ino);
       this.removeEntry(dst.dir, dst.name);
-      if (isDir(victim)) {
-        dst.dir.nlink--;
-        victim.nlink = 0;
-        this.dirtyInode(victim, true);
-        this.freeInode(victim);
-      } else {
-        this.dropLink(victim);
-      }
+      if (isDir(victim)) this.dropDir(dst.dir, victim);
+      else this.dropLink(victim);
     }
     this.removeEntry(src.dir, src.name);
     this.addEntry(dst.dir, { ino: moving.ino, type: entry.type, name: dst.name });
@@ -675,8 +670,8 @@ export class DaxFs implements BlockAllocator {
     }
     moving.ctime = this.now();
     this.dirtyInode(moving);
-    this.touchDir(src.dir);
-    if (dst.dir.ino !== src.dir.ino) this.touchDir(dst.dir);
+    this.touch(src.dir);
+    if (dst.dir.ino !== src.dir.ino) this.touch(dst.dir);
   }
 
   /** Directory listing: ".", ".." and the entries, sorted by name. */

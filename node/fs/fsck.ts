@@ -10,7 +10,8 @@
  * Notes, not problems: a committed transaction still in the journal (mount replays it), orphan
  * inodes (no links; mount frees them).
  */
-import { BLOCK_BYTES, DIRECT_POINTERS, DIRENTS_PER_BLOCK, DIRENT_BYTES, DT_DIR, DT_REG, INODE_BYTES, POINTERS_PER_BLOCK, S_IFDIR, S_IFMT, S_IFREG, decodeDirent, decodeInode, decodeSuperblock } from "./layout.js";
+import { HEADER_MAGIC as JOURNAL_HEADER_MAGIC } from "./journal.js";
+import { BLOCK_BYTES, DIRECT_POINTERS, DIRENTS_PER_BLOCK, DIRENT_BYTES, DT_DIR, DT_REG, INODE_BYTES, POINTERS_PER_BLOCK, S_IFDIR, S_IFMT, S_IFREG, decodeDirent, decodeInode, decodeSuperblock, fileBlock, isDir } from "./layout.js";
 import type { Inode, Superblock } from "./layout.js";
 
 export interface FsckProblem {
@@ -44,7 +45,7 @@ export function fsck(read: MediaReader, mediaBytes: number): FsckReport {
     problem("bad-superblock", `filesystem of ${sb.sizeBytes} bytes on ${mediaBytes} bytes of media`);
     return { clean: false, problems, notes, inodesInUse: 0, blocksInUse: 0, superblock: sb };
   }
-  if (read(sb.journalStart * BLOCK_BYTES, 8).toString("latin1") === "DXJHDR01") notes.push("the journal holds a transaction: the next mount replays it if it is committed");
+  if (read(sb.journalStart * BLOCK_BYTES, 8).equals(JOURNAL_HEADER_MAGIC)) notes.push("the journal holds a transaction: the next mount replays it if it is committed");
 
   const owner = new Map<number, number>(); // block → inode that references it
   const inodes = new Map<number, Inode>();
@@ -69,7 +70,6 @@ export function fsck(read: MediaReader, mediaBytes: number): FsckReport {
   const linksFound = checkTree(sb, read, inodes, problem);
   for (const [ino, inode] of inodes) {
     const found = linksFound.get(ino) ?? 0;
-    const isDirectory = (inode.mode & S_IFMT) === S_IFDIR;
     if (inode.nlink === 0 && found === 0) {
       notes.push(`inode ${ino} is an orphan (no links): the next mount frees it`);
       continue;
@@ -78,7 +78,7 @@ export function fsck(read: MediaReader, mediaBytes: number): FsckReport {
       problem("unreachable-inode", `inode ${ino} has ${inode.nlink} links but no directory entry`);
       continue;
     }
-    const expected = isDirectory ? found + 1 : found; // a directory: its entry (or root's self) + "." + subdirs' ".."
+    const expected = isDir(inode) ? found + 1 : found; // a directory: its entry (or root's self) + "." + subdirs' ".."
     if (inode.nlink !== expected) problem("link-count", `inode ${ino}: nlink ${inode.nlink}, found ${expected}`);
   }
   return { clean: problems.length === 0, problems, notes, inodesInUse: inodes.size, blocksInUse: owner.size, superblock: sb };
@@ -116,8 +116,7 @@ function checkBlocks(sb: Superblock, read: MediaReader, inode: Inode, owner: Map
     for (const mid of indirect(inode.dindirect, "double indirect")) for (const p of indirect(mid, "a double-indirect pointer")) claim(p, "a data pointer");
   }
   if (counted !== inode.blocks) problem("blocks-mismatch", `inode ${inode.ino}: blocks ${inode.blocks}, found ${counted}`);
-  const isDirectory = (inode.mode & S_IFMT) === S_IFDIR;
-  if (isDirectory && inode.size % BLOCK_BYTES !== 0) problem("bad-dir-size", `directory ${inode.ino}: size ${inode.size} is not a whole number of blocks`);
+  if (isDir(inode) && inode.size % BLOCK_BYTES !== 0) problem("bad-dir-size", `directory ${inode.ino}: size ${inode.size} is not a whole number of blocks`);
 }
 
 function checkBitmap(sb: Superblock, read: MediaReader, owner: Map<number, number>, problem: (k: string, m: string) => void): void {
@@ -139,7 +138,7 @@ function checkTree(sb: Superblock, read: MediaReader, inodes: Map<number, Inode>
   const links = new Map<number, number>();
   const visited = new Set<number>();
   const root = inodes.get(sb.rootIno);
-  if (root === undefined || (root.mode & S_IFMT) !== S_IFDIR) {
+  if (root === undefined || !isDir(root)) {
     problem("bad-inode", "the root inode is missing or not a directory");
     return links;
   }
@@ -159,7 +158,7 @@ function checkTree(sb: Superblock, read: MediaReader, inodes: Map<number, Inode>
         problem("dangling-entry", `directory ${dir.ino}: "${name}" names inode ${ino}, which is not in use`);
         continue;
       }
-      const isDirectory = (target.mode & S_IFMT) === S_IFDIR;
+      const isDirectory = isDir(target);
       if ((type === DT_DIR) !== isDirectory || (type !== DT_DIR && type !== DT_REG)) problem("wrong-type-entry", `directory ${dir.ino}: "${name}" has type ${type} for inode ${ino}`);
       links.set(ino, (links.get(ino) ?? 0) + 1);
       if (isDirectory) {
@@ -180,7 +179,7 @@ function dirEntries(read: MediaReader, dir: Inode, problem: (k: string, m: strin
   const out: Array<{ name: string; ino: number; type: number }> = [];
   const blocks = Math.floor(dir.size / BLOCK_BYTES);
   for (let fb = 0; fb < blocks; fb++) {
-    const block = fb < DIRECT_POINTERS ? dir.direct[fb]! : pointerOf(read, dir, fb);
+    const block = fileBlock(dir, fb, (indirect, index) => read(indirect * BLOCK_BYTES + index * 4, 4).readUInt32LE(0));
     if (block === 0) {
       problem("bad-dir-size", `directory ${dir.ino}: block ${fb} of its ${blocks} is a hole`);
       continue;
@@ -193,16 +192,6 @@ function dirEntries(read: MediaReader, dir: Inode, problem: (k: string, m: strin
     }
   }
   return out;
-}
-
-function pointerOf(read: MediaReader, inode: Inode, fb: number): number {
-  if (fb < DIRECT_POINTERS + POINTERS_PER_BLOCK) {
-    return inode.indirect === 0 ? 0 : read(inode.indirect * BLOCK_BYTES + (fb - DIRECT_POINTERS) * 4, 4).readUInt32LE(0);
-  }
-  const rel = fb - DIRECT_POINTERS - POINTERS_PER_BLOCK;
-  if (inode.dindirect === 0) return 0;
-  const mid = read(inode.dindirect * BLOCK_BYTES + Math.floor(rel / POINTERS_PER_BLOCK) * 4, 4).readUInt32LE(0);
-  return mid === 0 ? 0 : read(mid * BLOCK_BYTES + (rel % POINTERS_PER_BLOCK) * 4, 4).readUInt32LE(0);
 }
 
 export function formatFsckReport(report: FsckReport): string {

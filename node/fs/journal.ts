@@ -26,7 +26,8 @@ import { BLOCK_BYTES } from "./layout.js";
 import type { Superblock } from "./layout.js";
 import type { BugSet } from "./bugs.js";
 
-const HEADER_MAGIC = Buffer.from("DXJHDR01", "latin1");
+/** The first 8 bytes of the journal while it holds a transaction (fsck reports it). */
+export const HEADER_MAGIC = Buffer.from("DXJHDR01", "latin1");
 const COMMIT_MAGIC = Buffer.from("DXJCMT01", "latin1");
 const HEADER_BYTES = 64;
 const COMMIT_BYTES = 64;
@@ -63,11 +64,6 @@ export class Journal {
     this.recordEndAddr = sb.blockCount * BLOCK_BYTES;
   }
 
-  /** Bytes a transaction of these payload bytes and records needs in the journal. */
-  static sizeOf(payloadBytes: number, records: number): number {
-    return HEADER_BYTES + align64(payloadBytes + records * (RECORD_HEADER_BYTES + 7)) + COMMIT_BYTES;
-  }
-
   /** The largest payload a transaction may carry (leaving room for record headers). */
   get payloadBytesMax(): number {
     return Math.floor((this.capacityBytes - HEADER_BYTES - COMMIT_BYTES) * 0.75);
@@ -81,10 +77,10 @@ export class Journal {
     if (commitAt + COMMIT_BYTES > this.capacityBytes) {
       throw new JournalFullError(`transaction of ${payload.length} bytes does not fit the ${this.capacityBytes}-byte journal`);
     }
-    this.io.nt(this.startAddr, encodeHeader(txn, records.length, payload.length), "journal");
+    this.io.nt(this.startAddr, encodeTxnLine(HEADER_MAGIC, txn, records.length, payload.length), "journal");
     this.io.nt(this.startAddr + HEADER_BYTES, payload, "journal");
     if (!this.bugs.has("no-journal-fence")) this.io.fence("journal");
-    this.io.nt(this.startAddr + commitAt, encodeCommit(txn, records.length, payload.length), "journal");
+    this.io.nt(this.startAddr + commitAt, encodeTxnLine(COMMIT_MAGIC, txn, records.length, payload.length), "journal");
     this.io.fence("journal");
     this.checkpoint(records);
     this.clear(commitAt, "journal");
@@ -118,12 +114,12 @@ export class Journal {
   recover(): number {
     const header = this.io.load(this.startAddr, HEADER_BYTES);
     if (!header.subarray(0, 8).equals(HEADER_MAGIC)) return 0;
-    const parsed = decodeHeader(header);
+    const parsed = decodeTxnLine(HEADER_MAGIC, header);
     let replayed = 0;
     let commitAt: number | undefined;
     if (parsed !== undefined && HEADER_BYTES + align64(parsed.payloadBytes) + COMMIT_BYTES <= this.capacityBytes) {
       commitAt = HEADER_BYTES + align64(parsed.payloadBytes);
-      const commit = decodeCommit(this.io.load(this.startAddr + commitAt, COMMIT_BYTES));
+      const commit = decodeTxnLine(COMMIT_MAGIC, this.io.load(this.startAddr + commitAt, COMMIT_BYTES));
       if (commit !== undefined && commit.txn === parsed.txn && commit.records === parsed.records && commit.payloadBytes === parsed.payloadBytes) {
         const payload = this.io.load(this.startAddr + HEADER_BYTES, parsed.payloadBytes);
         const records = decodeRecords(payload, parsed.records);
@@ -141,9 +137,10 @@ export class Journal {
   }
 }
 
-function encodeHeader(txn: number, records: number, payloadBytes: number): Buffer {
+/** The header (line 0) and the commit record share one layout: magic, txn, record count, payload bytes, CRC. */
+function encodeTxnLine(magic: Buffer, txn: number, records: number, payloadBytes: number): Buffer {
   const b = Buffer.alloc(HEADER_BYTES);
-  HEADER_MAGIC.copy(b, 0);
+  magic.copy(b, 0);
   b.writeBigUInt64LE(BigInt(txn), 8);
   b.writeUInt32LE(records, 16);
   b.writeUInt32LE(payloadBytes, 20);
@@ -151,23 +148,8 @@ function encodeHeader(txn: number, records: number, payloadBytes: number): Buffe
   return b;
 }
 
-function decodeHeader(b: Buffer): { txn: number; records: number; payloadBytes: number } | undefined {
-  if (b.readUInt32LE(24) !== crc32(b.subarray(0, 24))) return undefined;
-  return { txn: Number(b.readBigUInt64LE(8)), records: b.readUInt32LE(16), payloadBytes: b.readUInt32LE(20) };
-}
-
-function encodeCommit(txn: number, records: number, payloadBytes: number): Buffer {
-  const b = Buffer.alloc(COMMIT_BYTES);
-  COMMIT_MAGIC.copy(b, 0);
-  b.writeBigUInt64LE(BigInt(txn), 8);
-  b.writeUInt32LE(records, 16);
-  b.writeUInt32LE(payloadBytes, 20);
-  b.writeUInt32LE(crc32(b.subarray(0, 24)), 24);
-  return b;
-}
-
-function decodeCommit(b: Buffer): { txn: number; records: number; payloadBytes: number } | undefined {
-  if (!b.subarray(0, 8).equals(COMMIT_MAGIC)) return undefined;
+function decodeTxnLine(magic: Buffer, b: Buffer): { txn: number; records: number; payloadBytes: number } | undefined {
+  if (!b.subarray(0, 8).equals(magic)) return undefined;
   if (b.readUInt32LE(24) !== crc32(b.subarray(0, 24))) return undefined;
   return { txn: Number(b.readBigUInt64LE(8)), records: b.readUInt32LE(16), payloadBytes: b.readUInt32LE(20) };
 }

@@ -160,8 +160,19 @@ export function isDir(inode: Inode): boolean {
   return (inode.mode & S_IFMT) === S_IFDIR;
 }
 
-export function isReg(inode: Inode): boolean {
-  return (inode.mode & S_IFMT) === S_IFREG;
+/**
+ * The DIMM block holding file block `fb` of `inode` (0: a hole). `pointer(block, index)` reads entry
+ * `index` of indirect block `block`: the mounted filesystem reads through its metadata cache, fsck
+ * straight from the media.
+ */
+export function fileBlock(inode: Inode, fb: number, pointer: (block: number, index: number) => number): number {
+  if (fb < DIRECT_POINTERS) return inode.direct[fb]!;
+  const rel = fb - DIRECT_POINTERS;
+  if (rel < POINTERS_PER_BLOCK) return inode.indirect === 0 ? 0 : pointer(inode.indirect, rel);
+  if (fb >= MAX_FILE_BLOCKS || inode.dindirect === 0) return 0;
+  const drel = rel - POINTERS_PER_BLOCK;
+  const mid = pointer(inode.dindirect, Math.floor(drel / POINTERS_PER_BLOCK));
+  return mid === 0 ? 0 : pointer(mid, drel % POINTERS_PER_BLOCK);
 }
 
 const INODE_CRC_AT = INODE_BYTES - 4;
@@ -251,8 +262,4 @@ export function decodeDirent(b: Uint8Array): Dirent | undefined | string {
 /** Byte address on the DIMM of inode `ino`. */
 export function inodeAddr(sb: Superblock, ino: number): number {
   return sb.inodeTableStart * BLOCK_BYTES + (ino - 1) * INODE_BYTES;
-}
-
-export function blockAddr(block: number): number {
-  return block * BLOCK_BYTES;
 }

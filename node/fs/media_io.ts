@@ -6,6 +6,7 @@
  */
 import type { FlushKind, Source } from "../../proto/index.js";
 import type { Dimm, StoreMeta } from "../dimm/dimm.js";
+import { LINE_BYTES, PAGE_BYTES } from "../dimm/geometry.js";
 
 /** The operation on whose behalf the kernel is running (set by the syscall layer). */
 export interface OpContext {
@@ -70,8 +71,8 @@ export class MediaIo {
    */
   copyFlushcache(addr: number, data: Uint8Array, source: Source, inode: number, fileOffset: number): void {
     const end = addr + data.length;
-    const headEnd = Math.min(end, Math.ceil(addr / 64) * 64);
-    const tailStart = Math.max(headEnd, Math.floor(end / 64) * 64);
+    const headEnd = Math.min(end, Math.ceil(addr / LINE_BYTES) * LINE_BYTES);
+    const tailStart = Math.max(headEnd, Math.floor(end / LINE_BYTES) * LINE_BYTES);
     if (headEnd > addr) {
       this.cached(addr, data.subarray(0, headEnd - addr), source, inode, fileOffset);
       this.flush(addr, headEnd - addr, "clwb", source);
@@ -85,4 +86,4 @@ export class MediaIo {
 }
 
 /** A page of zeros shared by every zeroing store (it is never modified). */
-export const ZERO_PAGE_BYTES: Uint8Array = new Uint8Array(4096);
+export const ZERO_PAGE_BYTES: Uint8Array = new Uint8Array(PAGE_BYTES);

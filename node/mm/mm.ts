@@ -24,14 +24,15 @@ import { FsError, SignalError } from "../fs/errors.js";
 import type { FileData } from "../fs/file_data.js";
 import type { DaxFs, MappingHooks } from "../fs/fs.js";
 import { BLOCK_BYTES, isDir } from "../fs/layout.js";
+import type { Inode } from "../fs/layout.js";
 import type { AnonPage, OpenFile, Pte, Vma } from "./process.js";
 import { Process } from "./process.js";
 
-export const PAGE = BLOCK_BYTES;
+const PAGE = BLOCK_BYTES;
 /** Where the first mapping of a process goes; later ones follow. */
-export const MMAP_BASE_VPN = 0x7f000_0000;
+const MMAP_BASE_VPN = 0x7f000_0000;
 /** Largest single mapping (bounds memory used by page tables). */
-export const MAP_BYTES_MAX = 2 ** 34;
+const MAP_BYTES_MAX = 2 ** 34;
 
 export interface MmapRequest {
   fd: number;
@@ -65,7 +66,7 @@ export class MemoryManager implements MappingHooks {
   spawn(pid?: number): Process {
     const id = pid ?? this.nextPid;
     if (this.processes.has(id)) throw new FsError("EEXIST", `process ${id} exists`);
-    const proc = new Process(id, 0);
+    const proc = new Process(id);
     this.processes.set(id, proc);
     this.nextPid = Math.max(this.nextPid, id + 1);
     return proc;
@@ -73,14 +74,14 @@ export class MemoryManager implements MappingHooks {
 
   process(pid: number): Process {
     const proc = this.processes.get(pid);
-    if (proc === undefined || !proc.alive) throw new FsError("ESRCH", `no process ${pid}`);
+    if (proc === undefined) throw new FsError("ESRCH", `no process ${pid}`);
     return proc;
   }
 
   /** Child gets the parent's descriptors (shared descriptions), mappings and page tables (S4). */
   fork(parentPid: number): Process {
     const parent = this.process(parentPid);
-    const child = new Process(this.nextPid++, parentPid);
+    const child = new Process(this.nextPid++);
     this.processes.set(child.pid, child);
     for (const [fd, file] of parent.fds) {
       file.refs++;
@@ -111,7 +112,6 @@ export class MemoryManager implements MappingHooks {
     const proc = this.process(pid);
     for (const fd of [...proc.fds.keys()]) this.closeFd(proc, fd);
     for (const vma of [...proc.vmas]) this.unmapRange(proc, vma.startVpn, vma.pages);
-    proc.alive = false;
     this.processes.delete(pid);
   }
 
@@ -144,7 +144,7 @@ export class MemoryManager implements MappingHooks {
     if (req.sync && !this.fs.options.dax) throw new FsError("EOPNOTSUPP", "MAP_SYNC needs a DAX file (mounted nodax)");
     const pages = Math.ceil(req.length / PAGE);
     const startVpn = this.freeRange(proc, pages);
-    proc.insertVma({ startVpn, pages, read: req.read || req.write, write: req.write, shared: req.shared, sync: req.sync, ino: file.ino, pgoff: req.offset / PAGE });
+    proc.insertVma({ startVpn, pages, write: req.write, shared: req.shared, sync: req.sync, ino: file.ino, pgoff: req.offset / PAGE });
     this.fs.ref(file.ino);
     return startVpn * PAGE;
   }
@@ -332,7 +332,7 @@ export class MemoryManager implements MappingHooks {
   }
 
   /** The PTE that lets `proc` access vaddr (faulting as needed), or a SignalError. */
-  private translate(proc: Process, vaddr: number, write: boolean): { pte: Pte; vma: Vma } {
+  private translate(proc: Process, vaddr: number, write: boolean): Pte {
     const vpn = Math.floor(vaddr / PAGE);
     const vma = proc.findVma(vpn);
     if (vma === undefined) {
@@ -345,15 +345,15 @@ export class MemoryManager implements MappingHooks {
     }
     const pgoff = vma.pgoff + (vpn - vma.startVpn);
     const pte = proc.pageTable.get(vpn);
-    if (pte !== undefined && (!write || pte.writable)) return { pte, vma };
+    if (pte !== undefined && (!write || pte.writable)) return pte;
     const inode = this.fs.inode(vma.ino);
     if (pgoff * PAGE >= inode.size) {
       this.fault(proc, vaddr, write, "sigbus", { ino: vma.ino, pgoff });
       throw new SignalError("SIGBUS", `process ${proc.pid}: page ${pgoff} of inode ${vma.ino} is at or past EOF (size ${inode.size})`);
     }
-    if (!vma.shared) return { pte: this.privateFault(proc, vma, vpn, pgoff, write, pte), vma };
-    if (!this.fs.options.dax) return { pte: this.pageCacheFault(proc, vma, vpn, pgoff, write, pte), vma };
-    return { pte: this.sharedFault(proc, vma, vpn, pgoff, write, pte), vma };
+    if (!vma.shared) return this.privateFault(proc, vma, vpn, pgoff, write, pte);
+    if (!this.fs.options.dax) return this.pageCacheFault(proc, vma, vpn, pgoff, write, pte);
+    return this.sharedFault(proc, vma, vpn, pgoff, write, pte);
   }
 
   private newPte(proc: Process, vpn: number, ino: number, pgoff: number, kind: Pte["kind"], writable: boolean, pfn = 0): Pte {
@@ -442,7 +442,7 @@ export class MemoryManager implements MappingHooks {
     return p;
   }
 
-  private fileContent(inode: ReturnType<DaxFs["inode"]>, pgoff: number): Buffer {
+  private fileContent(inode: Inode, pgoff: number): Buffer {
     if (!this.fs.options.dax) return Buffer.from(this.data.cachePage(inode, pgoff, false).data);
     const block = this.fs.blockMap.get(inode, pgoff);
     return block === 0 ? Buffer.alloc(PAGE) : this.fs.io.load(block * PAGE, PAGE);
@@ -501,7 +501,7 @@ export class MemoryManager implements MappingHooks {
     const proc = this.process(pid);
     const out = Buffer.alloc(length);
     this.pieces(vaddr, length, (va, off, n, done) => {
-      const { pte } = this.translate(proc, va, false);
+      const pte = this.translate(proc, va, false);
       this.readPte(pte, off, n).copy(out, done);
     });
     return out;
@@ -511,7 +511,7 @@ export class MemoryManager implements MappingHooks {
   store(pid: number, vaddr: number, data: Uint8Array, nonTemporal: boolean): void {
     const proc = this.process(pid);
     this.pieces(vaddr, data.length, (va, off, n, done) => {
-      const { pte } = this.translate(proc, va, true);
+      const pte = this.translate(proc, va, true);
       const piece = data.subarray(done, done + n);
       switch (pte.kind) {
         case "pfn":
@@ -542,7 +542,7 @@ export class MemoryManager implements MappingHooks {
   flush(pid: number, vaddr: number, length: number, kind: FlushKind): void {
     const proc = this.process(pid);
     this.pieces(vaddr, length, (va, off, n) => {
-      const { pte } = this.translate(proc, va, false);
+      const pte = this.translate(proc, va, false);
       if (pte.kind === "pfn") this.fs.io.flush(pte.pfn * PAGE + off, n, kind, "mmap", va);
     });
   }

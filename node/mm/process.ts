@@ -11,7 +11,6 @@ export interface OpenFile {
   writable: boolean;
   append: boolean;
   offset: number;
-  path: string;
   refs: number;
 }
 
@@ -42,7 +41,6 @@ export interface Vma {
   /** First virtual page number and number of pages. */
   startVpn: number;
   pages: number;
-  read: boolean;
   write: boolean;
   shared: boolean;
   sync: boolean;
@@ -56,12 +54,8 @@ export class Process {
   /** Sorted by startVpn, non-overlapping. */
   vmas: Vma[] = [];
   readonly pageTable = new Map<number, Pte>();
-  alive = true;
 
-  constructor(
-    readonly pid: number,
-    readonly parent: number,
-  ) {}
+  constructor(readonly pid: number) {}
 
   /** The lowest free descriptor number (descriptors start at 3: 0-2 are not simulated). */
   nextFd(): number {
