@@ -12,7 +12,7 @@ import { parseStrategy } from "../coordinator/experiment/strategies.js";
 import { ThreadCheckerPool } from "../coordinator/experiment/thread_pool.js";
 import { standardCrashWorkload } from "./crash_workload.js";
 import type { BenchResult } from "./harness.js";
-import { median, round3 } from "./harness.js";
+import { median, ratioResult } from "./harness.js";
 
 export async function benchCrash(options: { seconds: number }): Promise<BenchResult[]> {
   const workload = standardCrashWorkload();
@@ -53,8 +53,8 @@ export async function benchCrash(options: { seconds: number }): Promise<BenchRes
     const v1 = median(ones);
     const v2 = median(twos);
     return [
-      { bench: "crash-states-1-worker", value: round3(v1), unit: "states/s", baseline: 300, ratio: round3(v1 / 300), target: "≥ 5000 states/s per worker (baseline: pmreorder's ~300/s)", met: v1 >= 5000, states: last.states, distinctImages: last.images, violations: last.violations },
-      { bench: "crash-states-2-workers", value: round3(v2), unit: "states/s", baseline: round3(v1), ratio: round3(v2 / v1), target: "2 workers ≥ 1.6× one", met: v2 >= 1.6 * v1 },
+      { ...ratioResult("crash-states-1-worker", "states/s", v1, 300), target: "≥ 5000 states/s per worker (baseline: pmreorder's ~300/s)", met: v1 >= 5000, states: last.states, distinctImages: last.images, violations: last.violations },
+      { ...ratioResult("crash-states-2-workers", "states/s", v2, v1), target: "2 workers ≥ 1.6× one", met: v2 >= 1.6 * v1 },
     ];
   } finally {
     await one.close();

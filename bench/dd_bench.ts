@@ -14,7 +14,7 @@ import { parseMountOptions } from "../node/fs/fs.js";
 import { Machine } from "../node/machine.js";
 import { StepClock } from "../node/sim/clock.js";
 import type { BenchResult } from "./harness.js";
-import { compareRates, median, round3 } from "./harness.js";
+import { compareRates, median, ratioResult, round3 } from "./harness.js";
 
 const MiB = 1 << 20;
 const FILE_BYTES = 64 * MiB;
@@ -64,7 +64,7 @@ export function benchDd(options: { seconds: number }): BenchResult[] {
   const daxMbps = mbps(dax);
   const nodaxMbps = mbps(nodax);
   const results: BenchResult[] = [
-    { bench: "dd-write-read", value: round3(daxMbps), unit: "MB/s", baseline: round3(nodaxMbps), ratio: round3(daxMbps / nodaxMbps), target: "dax ≥ 1.5× nodax", met: daxMbps >= 1.5 * nodaxMbps },
+    { ...ratioResult("dd-write-read", "MB/s", daxMbps, nodaxMbps), target: "dax ≥ 1.5× nodax", met: daxMbps >= 1.5 * nodaxMbps },
     {
       bench: "dd-page-cache",
       value: dax[0]!.pageCacheBytes,

@@ -53,9 +53,12 @@ export function compareRates(
     baselines.push(opsPerSecond(baseline, options.roundMs));
     values.push(opsPerSecond(value, options.roundMs));
   }
-  const v = median(values);
-  const b = median(baselines);
-  return { bench, value: round3(v), unit, baseline: round3(b), ratio: round3(v / b) };
+  return ratioResult(bench, unit, median(values), median(baselines));
+}
+
+/** A result whose ratio is value / baseline (all three rounded). */
+export function ratioResult(bench: string, unit: string, value: number, baseline: number): BenchResult {
+  return { bench, value: round3(value), unit, baseline: round3(baseline), ratio: round3(value / baseline) };
 }
 
 export function round3(x: number): number {

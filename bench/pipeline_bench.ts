@@ -29,7 +29,7 @@ import { eventBatchLayout } from "../proto/batch_layout.js";
 import { decodeBatch, encodeBatch } from "../proto/codec.js";
 import type { Event } from "../proto/events.js";
 import type { BenchResult } from "./harness.js";
-import { median, round3 } from "./harness.js";
+import { median, ratioResult, round3 } from "./harness.js";
 
 const NODE = "n1";
 const EVENTS_MIN = 2_000_000;
@@ -69,11 +69,7 @@ export async function benchPipeline(options: { seconds: number }): Promise<Bench
     const value = pipeline.events / pipeline.seconds;
     return [
       {
-        bench: "pipeline",
-        value: round3(value),
-        unit: "events/s",
-        baseline: round3(baseline),
-        ratio: round3(value / baseline),
+        ...ratioResult("pipeline", "events/s", value, baseline),
         lost: pipeline.lost,
         events: pipeline.events,
         seconds: round3(pipeline.seconds),

@@ -28,7 +28,7 @@ import { decodeBatch, encodeBatch, eventBatchLayout } from "../proto/index.js";
 import type { Event } from "../proto/index.js";
 import { SqliteEventLog, replayLog } from "../replay/index.js";
 import type { BenchResult } from "./harness.js";
-import { median, round3 } from "./harness.js";
+import { median, ratioResult, round3 } from "./harness.js";
 
 const NODE = "n1";
 const EVENTS_MIN = 2_000_000;
@@ -57,11 +57,7 @@ export async function benchReplay(_options: { seconds: number }): Promise<BenchR
     const baseline = median(baselines);
     return [
       {
-        bench: "replay",
-        value: round3(value),
-        unit: "events/s",
-        baseline: round3(baseline),
-        ratio: round3(value / baseline),
+        ...ratioResult("replay", "events/s", value, baseline),
         events,
         rounds: values.map(round3),
         baselineRounds: baselines.map(round3),

@@ -28,7 +28,7 @@ try {
     const chunk = media.subarray(c * CHUNK_BYTES, (c + 1) * CHUNK_BYTES);
     return chunk.some((b) => b !== 0) ? chunk : undefined;
   });
-  const report = machine.fsck();
+  const report = machine.lastMount.fsck;
   if (report.clean) process.exit(0);
   process.stderr.write(`${path}: ${report.problems.length} fsck problem(s) after recovery; first: ${report.problems[0].kind}: ${report.problems[0].message}\n`);
   process.exit(1);

@@ -19,16 +19,14 @@ import type { Event } from "../../proto/index.js";
 import { EventLog } from "../../node/events/event_log.js";
 import type { EventSink } from "../../node/events/event_log.js";
 import { Dimm } from "../../node/dimm/dimm.js";
-import { CHUNK_BYTES } from "../../node/dimm/geometry.js";
+import { CHUNK_BYTES, LINE_BYTES, PAGE_BYTES } from "../../node/dimm/geometry.js";
 import { FileData } from "../../node/fs/file_data.js";
 import { DaxFs } from "../../node/fs/fs.js";
 import { fsck } from "../../node/fs/fsck.js";
 import { MediaIo } from "../../node/fs/media_io.js";
 import { StepClock } from "../../node/sim/clock.js";
-import { hash128Hex } from "./fast_hash.js";
-import type { Recording } from "./recording.js";
-
-const PAGE = 4096;
+import { metaKey, snapshot } from "./recording.js";
+import type { Recording, Snapshot } from "./recording.js";
 
 export interface Violation {
   oracle: "mount" | "fsck" | "durability" | "atomicity" | "beyond-eof" | "mapping-coherence";
@@ -83,10 +81,10 @@ export class ImageChecker {
     }
     this.written.ranges = [];
     for (const [line, content] of lines) {
-      const c = Math.floor((line * 64) / CHUNK_BYTES);
-      state.memChunk(c).set(content, line * 64 - c * CHUNK_BYTES);
+      const c = Math.floor((line * LINE_BYTES) / CHUNK_BYTES);
+      state.memChunk(c).set(content, line * LINE_BYTES - c * CHUNK_BYTES);
       state.durableChanged(c);
-      this.written.ranges.push([line * 64, 64]);
+      this.written.ranges.push([line * LINE_BYTES, LINE_BYTES]);
     }
   }
 
@@ -101,38 +99,31 @@ export class ImageChecker {
     try {
       fs = DaxFs.mount(this.io, this.rec.workload.settings.mount, new StepClock()).fs;
     } catch (error) {
-      return { mountError: (error as Error).message, fsckProblems: [], files: [], mapSyncAllocated: [], storeBytes: [] };
+      return { mountError: (error as Error).message, fsckProblems: [], files: new Map(), metaKey: "", mapSyncAllocated: [], storeBytes: [] };
     }
     const report = fsck((addr, length) => this.dimm.load(addr, length), this.dimm.sizeBytes);
-    const summary: ImageSummary = { fsckProblems: report.problems.map((p) => `${p.kind}: ${p.message}`), files: [], mapSyncAllocated: [], storeBytes: [] };
-    const data = new FileData(fs);
-    const files = new Map<string, FileSummary>();
+    const summary: ImageSummary = { fsckProblems: report.problems.map((p) => `${p.kind}: ${p.message}`), files: new Map(), metaKey: "", mapSyncAllocated: [], storeBytes: [] };
+    let files: Snapshot;
     try {
-      walk(fs, data, "/", files);
+      files = snapshot(fs, new FileData(fs));
     } catch (error) {
       summary.walkError = (error as Error).message;
       return summary;
     }
-    summary.files = [...files];
+    summary.files = files;
+    summary.metaKey = metaKey(files);
     summary.mapSyncAllocated = this.rec.mapSyncs.map((ms) => {
       const found = files.get(pathOf(this.rec, ms.ino, ms.seq) ?? "");
-      return found !== undefined && !found.dir && fs.blockMap.get(fs.inode(found.ino), ms.page) !== 0;
+      return found !== undefined && found.type === "file" && fs.blockMap.get(fs.inode(found.ino), ms.page) !== 0;
     });
     summary.storeBytes = this.rec.beyondEof.map((store) => {
       const found = files.get(pathOf(this.rec, store.ino, store.seq) ?? "");
-      if (found === undefined || found.dir) return null;
-      const block = fs.blockMap.get(fs.inode(found.ino), Math.floor(store.fileOffset / PAGE));
-      return block === 0 ? null : this.dimm.load(block * PAGE + (store.fileOffset % PAGE), store.data.length).toString("hex");
+      if (found === undefined || found.type === "dir") return null;
+      const block = fs.blockMap.get(fs.inode(found.ino), Math.floor(store.fileOffset / PAGE_BYTES));
+      return block === 0 ? null : this.dimm.load(block * PAGE_BYTES + (store.fileOffset % PAGE_BYTES), store.data.length).toString("hex");
     });
     return summary;
   }
-}
-
-export interface FileSummary {
-  ino: number;
-  size: number;
-  sha: string;
-  dir: boolean;
 }
 
 /** What a mounted crash image showed: everything the oracles judge, independent of the crash point. */
@@ -140,7 +131,9 @@ export interface ImageSummary {
   mountError?: string;
   walkError?: string;
   fsckProblems: string[];
-  files: Array<[string, FileSummary]>;
+  files: Snapshot;
+  /** metaKey(files): the namespace as the atomicity oracle compares it. */
+  metaKey: string;
   /** Per MAP_SYNC point of the recording: is its page allocated in the recovered file? */
   mapSyncAllocated: boolean[];
   /** Per beyond-EOF store of the recording: the bytes now at its place on media (hex), null if none. */
@@ -156,23 +149,22 @@ export function evaluate(rec: Recording, summary: ImageSummary, crashSeq: number
     if (violations.length === 0) violations.push({ oracle: "fsck", message: `reading the namespace failed: ${summary.walkError}` });
     return { violations, beyondEof: [] };
   }
-  const files = new Map(summary.files);
-  atomicity(rec, files, crashSeq, violations);
+  const files = summary.files;
+  atomicity(rec, summary, crashSeq, violations);
   durability(rec, summary, files, crashSeq, violations);
   beyondEofZeroing(rec, summary, files, crashSeq, violations);
   return { violations, beyondEof: beyondEofFates(rec, summary, crashSeq) };
 }
 
 /** The namespace must be the one after some prefix of the operations (since the last power loss). */
-function atomicity(rec: Recording, files: Map<string, FileSummary>, crashSeq: number, violations: Violation[]): void {
-  const key = [...files].map(([p, e]) => `${p}\u0000${e.dir ? "dir" : "file"}\u0000${e.dir ? 0 : e.size}`).sort().join("\n");
+function atomicity(rec: Recording, summary: ImageSummary, crashSeq: number, violations: Violation[]): void {
   const lastLoss = rec.powerLossSeqs.filter((s) => s <= crashSeq).at(-1) ?? 0;
   let lo = 0;
   while (lo < rec.snapshotSeqs.length - 1 && rec.snapshotSeqs[lo]! < lastLoss) lo++;
   let hi = 0;
   while (hi < rec.opStartSeqs.length && rec.opStartSeqs[hi]! <= crashSeq) hi++;
-  for (let j = lo; j <= hi && j < rec.metaKeys.length; j++) if (rec.metaKeys[j] === key) return;
-  violations.push({ oracle: "atomicity", message: `the namespace after recovery matches no state between op ${lo} and op ${hi}: ${describeNamespace(files)}` });
+  for (let j = lo; j <= hi && j < rec.metaKeys.length; j++) if (rec.metaKeys[j] === summary.metaKey) return;
+  violations.push({ oracle: "atomicity", message: `the namespace after recovery matches no state between op ${lo} and op ${hi}: ${describeNamespace(summary.files)}` });
 }
 
 function touchedAfter(rec: Recording, ino: number, seq: number, crashSeq: number): boolean {
@@ -185,7 +177,7 @@ function touchedAfter(rec: Recording, ino: number, seq: number, crashSeq: number
   return false;
 }
 
-function durability(rec: Recording, summary: ImageSummary, files: Map<string, FileSummary>, crashSeq: number, violations: Violation[]): void {
+function durability(rec: Recording, summary: ImageSummary, files: Snapshot, crashSeq: number, violations: Violation[]): void {
   const latest = new Map<number, Recording["syncs"][number]>();
   for (const s of rec.syncs) if (s.seq <= crashSeq) latest.set(s.ino, s);
   for (const s of latest.values()) {
@@ -210,7 +202,7 @@ function durability(rec: Recording, summary: ImageSummary, files: Map<string, Fi
   });
 }
 
-function beyondEofZeroing(rec: Recording, summary: ImageSummary, files: Map<string, FileSummary>, crashSeq: number, violations: Violation[]): void {
+function beyondEofZeroing(rec: Recording, summary: ImageSummary, files: Snapshot, crashSeq: number, violations: Violation[]): void {
   for (const ext of rec.extensions) {
     if (ext.endSeq > crashSeq || ext.zeroTo <= ext.zeroFrom || touchedAfter(rec, ext.ino, ext.endSeq, crashSeq)) continue;
     const found = files.get(ext.path);
@@ -250,21 +242,6 @@ function beyondEofFates(rec: Recording, summary: ImageSummary, crashSeq: number)
   return fates;
 }
 
-function walk(fs: DaxFs, data: FileData, dir: string, out: Map<string, FileSummary>): void {
-  for (const e of fs.readdir(dir)) {
-    if (e.name === "." || e.name === "..") continue;
-    const path = dir === "/" ? `/${e.name}` : `${dir}/${e.name}`;
-    if (e.type === "dir") {
-      out.set(path, { ino: e.ino, size: 0, sha: "", dir: true });
-      walk(fs, data, path, out);
-    } else {
-      const inode = fs.inode(e.ino);
-      const bytes = data.read(inode, 0, inode.size);
-      out.set(path, { ino: e.ino, size: inode.size, sha: hash128Hex(bytes), dir: false });
-    }
-  }
-}
-
 /** The path of inode `ino` in the recording, as of the snapshot taken at or after `seq`. */
 function pathOf(rec: Recording, ino: number, seq: number): string | undefined {
   for (let i = 0; i < rec.snapshots.length; i++) {
@@ -275,7 +252,7 @@ function pathOf(rec: Recording, ino: number, seq: number): string | undefined {
   return undefined;
 }
 
-function describeNamespace(files: Map<string, FileSummary>): string {
-  const parts = [...files].map(([p, e]) => (e.dir ? `${p}/` : `${p} (${e.size})`)).sort();
+function describeNamespace(files: Snapshot): string {
+  const parts = [...files].map(([p, e]) => (e.type === "dir" ? `${p}/` : `${p} (${e.size})`)).sort();
   return parts.length === 0 ? "(empty)" : parts.slice(0, 12).join(", ") + (parts.length > 12 ? ", …" : "");
 }

@@ -8,7 +8,7 @@
 import type { Event } from "../../proto/index.js";
 import { applyEvent, lineVersion, pendingLineVersions, tornLineVersion } from "../../node/dimm/apply.js";
 import type { PendingLine } from "../../node/dimm/apply.js";
-import { CHUNK_BYTES, LINE_BYTES, PAGE_BYTES } from "../../node/dimm/geometry.js";
+import { CHUNK_BYTES, LINE_BYTES, PAGES_PER_CHUNK, PAGE_BYTES } from "../../node/dimm/geometry.js";
 import { DimmState } from "../../node/dimm/state.js";
 import type { Persistence } from "../../proto/index.js";
 import { hash128Into } from "./fast_hash.js";
@@ -39,7 +39,11 @@ export interface PointView {
   info: PendingInfo[];
   /** Durable media per chunk (undefined: zeros). */
   base: Array<Uint8Array | undefined>;
-  /** XOR of the keyed page digests of the base image. */
+  /** Per pending line: its content with every pending store kept, null where that is the base's. */
+  full: Array<Buffer | null>;
+  /** Keyed digest of each page of the base image (pageDigest). */
+  pageDigests: Buffer[];
+  /** XOR of pageDigests. */
   baseKey: Buffer;
 }
 
@@ -75,51 +79,58 @@ export class CrashWalker {
         base.push(chunk);
       }
     }
-    return { seq, pending, info: pending.map((p) => ({ line: p.line, versions: p.records.length })), base, baseKey: this.baseKey(base) };
+    const pageDigests = this.pageDigests(base);
+    const baseKey = Buffer.alloc(16);
+    for (const digest of pageDigests) xorInto(baseKey, digest);
+    const full = pending.map((p) => unlessBase(base, p.line, lineVersion(this.state, p, p.records.length)));
+    return { seq, pending, info: pending.map((p) => ({ line: p.line, versions: p.records.length })), base, full, pageDigests, baseKey };
   }
 
-  private baseKey(base: Array<Uint8Array | undefined>): Buffer {
-    const pagesPerChunk = CHUNK_BYTES / PAGE_BYTES;
-    const acc = Buffer.alloc(16);
+  private pageDigests(base: Array<Uint8Array | undefined>): Buffer[] {
     const digests: Buffer[] = [];
     for (let c = 0; c < base.length; c++) {
       const chunk = base[c];
       const previous = this.lastBase[c];
-      for (let p = 0; p < pagesPerChunk; p++) {
-        const page = c * pagesPerChunk + p;
+      for (let p = 0; p < PAGES_PER_CHUNK; p++) {
+        const page = c * PAGES_PER_CHUNK + p;
         const content = chunk === undefined ? ZERO_PAGE : chunk.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
         const before = previous === undefined ? ZERO_PAGE : previous.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
         const cached = this.lastDigests[page];
         const digest = cached !== undefined && Buffer.compare(content, before) === 0 ? cached : pageDigest(page, content);
         digests.push(digest);
-        xorInto(acc, digest);
       }
     }
     this.lastBase = base;
     this.lastDigests = digests;
-    return acc;
+    return digests;
   }
 
   /** The lines a crash state puts on top of the durable media (only those that differ from it). */
   linesOf(view: PointView, state: CrashState): Array<[number, Uint8Array]> {
     const chosen = new Map(state.chosen.map((c) => [c.line, c]));
     const out: Array<[number, Uint8Array]> = [];
-    for (const p of view.pending) {
+    for (let i = 0; i < view.pending.length; i++) {
+      const p = view.pending[i]!;
       const c = chosen.get(p.line);
-      let content: Buffer;
-      if (c?.wordKept !== undefined) content = tornLineVersion(this.state, p, c.wordKept);
+      let content: Buffer | null;
+      if (c?.wordKept !== undefined) content = unlessBase(view.base, p.line, tornLineVersion(this.state, p, c.wordKept));
       else {
         const kept = c !== undefined ? c.kept : state.fallback === "all" ? p.records.length : 0;
         if (kept === 0) continue;
-        content = lineVersion(this.state, p, kept);
+        content = kept === p.records.length ? view.full[i]! : unlessBase(view.base, p.line, lineVersion(this.state, p, kept));
       }
-      const chunk = view.base[Math.floor((p.line * LINE_BYTES) / CHUNK_BYTES)];
-      const off = (p.line * LINE_BYTES) % CHUNK_BYTES;
-      const same = chunk === undefined ? content.compare(ZERO_PAGE, 0, LINE_BYTES) === 0 : content.compare(chunk, off, off + LINE_BYTES) === 0;
-      if (!same) out.push([p.line, content]);
+      if (content !== null) out.push([p.line, content]);
     }
     return out;
   }
+}
+
+/** `content` of line `line`, or null if the base image already holds it there. */
+function unlessBase(base: ReadonlyArray<Uint8Array | undefined>, line: number, content: Buffer): Buffer | null {
+  const chunk = base[Math.floor((line * LINE_BYTES) / CHUNK_BYTES)];
+  const off = (line * LINE_BYTES) % CHUNK_BYTES;
+  const same = chunk === undefined ? content.compare(ZERO_PAGE, 0, LINE_BYTES) === 0 : content.compare(chunk, off, off + LINE_BYTES) === 0;
+  return same ? null : content;
 }
 
 const ZERO_PAGE = Buffer.alloc(PAGE_BYTES);
@@ -135,20 +146,10 @@ function xorInto(acc: Buffer, digest: Buffer): void {
   for (let i = 0; i < 16; i++) acc[i]! ^= digest[i]!;
 }
 
-/** XOR over pages of a 128-bit digest keyed by the page index: equal images have equal keys, and a few changed lines update it cheaply. */
-export function imageKeyOf(base: ReadonlyArray<Uint8Array | undefined>): Buffer {
-  const acc = Buffer.alloc(16);
-  const pagesPerChunk = CHUNK_BYTES / PAGE_BYTES;
-  base.forEach((chunk, c) => {
-    for (let p = 0; p < pagesPerChunk; p++) {
-      const content = chunk === undefined ? ZERO_PAGE : chunk.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
-      xorInto(acc, pageDigest(c * pagesPerChunk + p, content));
-    }
-  });
-  return acc;
-}
-
-/** The key of the base image with `lines` on top. */
+/**
+ * The key of the base image with `lines` on top: XOR over pages of a 128-bit digest keyed by the
+ * page index, so equal images have equal keys and a few changed lines update it cheaply.
+ */
 export function stateKey(view: PointView, lines: ReadonlyArray<[number, Uint8Array]>): string {
   if (lines.length === 0) return view.baseKey.toString("hex");
   const acc = Buffer.from(view.baseKey);
@@ -166,7 +167,7 @@ export function stateKey(view: PointView, lines: ReadonlyArray<[number, Uint8Arr
     const before = chunk === undefined ? ZERO_PAGE : chunk.subarray(off, off + PAGE_BYTES);
     const after = Buffer.from(before);
     for (const [line, content] of entries) after.set(content, (line * LINE_BYTES) % PAGE_BYTES);
-    xorInto(acc, pageDigest(page, before));
+    xorInto(acc, view.pageDigests[page]!);
     xorInto(acc, pageDigest(page, after));
   }
   return acc.toString("hex");

@@ -18,7 +18,7 @@ import type { Workload } from "../../node/workload/index.js";
 import { parseWorkload } from "../../node/workload/index.js";
 import type { BeyondEofFate, ImageSummary, Violation } from "./checker.js";
 import { ImageChecker, evaluate } from "./checker.js";
-import type { CrashPointMode } from "./crash_points.js";
+import type { CrashPointMode, PointView } from "./crash_points.js";
 import { CrashWalker, crashPoints, stateKey } from "./crash_points.js";
 import { record } from "./recording.js";
 import type { Recording } from "./recording.js";
@@ -132,30 +132,35 @@ export function applyPersistence(workload: Workload, persistence: Persistence | 
 export class PointChecker {
   readonly rec: Recording;
   readonly points: number[];
+  private readonly options: ExperimentOptions;
   private readonly walker: CrashWalker;
   private readonly checker: ImageChecker;
   private readonly summaries = new Map<string, ImageSummary>();
 
   constructor(readonly spec: ExperimentSpec) {
-    const options = optionsOf(spec);
-    const workload = applyPersistence(parseWorkload(spec.workload), options.persistence);
+    this.options = optionsOf(spec);
+    const workload = applyPersistence(parseWorkload(spec.workload), this.options.persistence);
     this.rec = record(workload);
-    this.points = crashPoints(this.rec.events, options.crashPoints, this.rec.firstCrashSeq);
+    this.points = crashPoints(this.rec.events, this.options.crashPoints, this.rec.firstCrashSeq);
     this.walker = new CrashWalker(this.rec.events, workload.settings.dimm.sizeBytes, workload.settings.dimm.persistence);
     this.checker = new ImageChecker(this.rec);
   }
 
   /** Checks the crash points in `seqs` (ascending, so the walker only moves forward). */
   checkPoints(seqs: readonly number[]): PointResult[] {
-    const options = optionsOf(this.spec);
-    return seqs.map((crashSeq) => this.checkPoint(crashSeq, options));
+    return seqs.map((crashSeq) => this.checkPoint(crashSeq));
   }
 
-  private checkPoint(crashSeq: number, options: ExperimentOptions): PointResult {
+  /** Visits the states of crash point `crashSeq` in enumeration order (their indices in state ids). */
+  private forEachState(crashSeq: number, visit: (view: PointView, state: CrashState) => void): void {
     const view = this.walker.advanceTo(crashSeq);
+    enumerateStates(view.info, this.options.strategy, this.options.torn, this.options.seed ^ BigInt(crashSeq), (state) => visit(view, state));
+  }
+
+  private checkPoint(crashSeq: number): PointResult {
     const result: PointResult = { crashSeq, states: 0, keys: [], violations: [], beyondEof: { survived: 0, zeroed: 0, lost: 0, gone: 0 } };
     const verdicts = new Map<string, ReturnType<typeof evaluate>>();
-    enumerateStates(view.info, options.strategy, options.torn, options.seed ^ BigInt(crashSeq), (state) => {
+    this.forEachState(crashSeq, (view, state) => {
       const index = result.states++;
       if (index >= STATES_PER_POINT_MAX) throw new Error(`more than ${STATES_PER_POINT_MAX} states at crash point ${crashSeq}`);
       const lines = this.walker.linesOf(view, state);
@@ -179,6 +184,18 @@ export class PointChecker {
       }
     });
     return result;
+  }
+
+  /** The image of state `<crashSeq>:<stateIndex>`: durable media per chunk and lines on top. */
+  stateImage(crashSeq: number, stateIndex: number): { base: Array<Uint8Array | undefined>; lines: Array<[number, Uint8Array]>; state: CrashState } {
+    if (!this.points.includes(crashSeq)) throw new ReproduceError(`seq ${crashSeq} is not a crash point of this workload with --crash-points ${this.options.crashPoints}`);
+    let found: { base: Array<Uint8Array | undefined>; lines: Array<[number, Uint8Array]>; state: CrashState } | undefined;
+    let index = 0;
+    this.forEachState(crashSeq, (view, state) => {
+      if (index++ === stateIndex) found = { base: view.base, lines: this.walker.linesOf(view, state), state };
+    });
+    if (found === undefined) throw new ReproduceError(`crash point ${crashSeq} has only ${index} states with this strategy`);
+    return found;
   }
 }
 
@@ -261,21 +278,9 @@ function addViolation(result: ExperimentResult, v: ViolationRecord): void {
 export function reproduce(workloadDoc: unknown, options: ExperimentOptions, id: string): { base: Array<Uint8Array | undefined>; lines: Array<[number, Uint8Array]>; state: CrashState; sizeBytes: number; persistence: Persistence } {
   const match = /^(\d+):(\d+)$/.exec(id);
   if (match === null) throw new ReproduceError(`reproducer id "${id}" is not <crash seq>:<state index>`);
-  const crashSeq = Number(match[1]);
-  const stateIndex = Number(match[2]);
-  const workload = applyPersistence(parseWorkload(workloadDoc), options.persistence);
-  const rec = record(workload);
-  const points = crashPoints(rec.events, options.crashPoints, rec.firstCrashSeq);
-  if (!points.includes(crashSeq)) throw new ReproduceError(`seq ${crashSeq} is not a crash point of this workload with --crash-points ${options.crashPoints}`);
-  const walker = new CrashWalker(rec.events, workload.settings.dimm.sizeBytes, workload.settings.dimm.persistence);
-  const view = walker.advanceTo(crashSeq);
-  let found: CrashState | undefined;
-  let index = 0;
-  enumerateStates(view.info, options.strategy, options.torn, options.seed ^ BigInt(crashSeq), (state) => {
-    if (index++ === stateIndex) found = state;
-  });
-  if (found === undefined) throw new ReproduceError(`crash point ${crashSeq} has only ${index} states with this strategy`);
-  return { base: view.base, lines: walker.linesOf(view, found), state: found, sizeBytes: workload.settings.dimm.sizeBytes, persistence: workload.settings.dimm.persistence };
+  const checker = new PointChecker(specOf(workloadDoc, options));
+  const { sizeBytes, persistence } = checker.rec.workload.settings.dimm;
+  return { ...checker.stateImage(Number(match[1]), Number(match[2])), sizeBytes, persistence };
 }
 
 export class ReproduceError extends Error {

@@ -6,15 +6,16 @@
  *
  * Invariant: recording is deterministic: the same workload and settings give the same events.
  */
-import type { Event, StoreEvent } from "../../proto/index.js";
+import type { Event } from "../../proto/index.js";
+import { PAGE_BYTES } from "../../node/dimm/geometry.js";
 import { EventLog, MemorySink } from "../../node/events/event_log.js";
+import type { FileData } from "../../node/fs/file_data.js";
+import type { DaxFs } from "../../node/fs/fs.js";
 import type { Machine } from "../../node/machine.js";
 import { StepClock } from "../../node/sim/clock.js";
 import { WorkloadSession, machineForWorkload } from "../../node/workload/index.js";
 import { hash128Hex } from "./fast_hash.js";
 import type { OpRecord, Workload } from "../../node/workload/index.js";
-
-const PAGE = 4096;
 
 export interface FileEntry {
   ino: number;
@@ -95,18 +96,19 @@ export interface Recording {
   powerLossSeqs: number[];
 }
 
-export function snapshot(m: Machine): Snapshot {
+/** The namespace and contents of a mounted filesystem, as read() sees them. */
+export function snapshot(fs: DaxFs, data: FileData): Snapshot {
   const out: Snapshot = new Map();
   const walk = (dir: string): void => {
-    for (const e of m.fs.readdir(dir)) {
+    for (const e of fs.readdir(dir)) {
       if (e.name === "." || e.name === "..") continue;
       const path = dir === "/" ? `/${e.name}` : `${dir}/${e.name}`;
       if (e.type === "dir") {
         out.set(path, { ino: e.ino, type: "dir", size: 0, sha: "" });
         walk(path);
       } else {
-        const inode = m.fs.inode(e.ino);
-        const bytes = m.data.read(inode, 0, inode.size);
+        const inode = fs.inode(e.ino);
+        const bytes = data.read(inode, 0, inode.size);
         out.set(path, { ino: e.ino, type: "file", size: inode.size, sha: hash128Hex(bytes) });
       }
     }
@@ -128,7 +130,7 @@ export function record(workload: Workload): Recording {
     workload,
     events: sink.events,
     records: [],
-    snapshots: [snapshot(m)],
+    snapshots: [snapshot(m.fs, m.data)],
     snapshotSeqs: [log.lastSeq],
     metaKeys: [],
     touched: [],
@@ -147,14 +149,14 @@ export function record(workload: Workload): Recording {
     rec.records.push(result);
     rec.opStartSeqs.push(startSeq);
     const before = rec.snapshots[rec.snapshots.length - 1]!;
-    const after = snapshot(m);
+    const after = snapshot(m.fs, m.data);
     rec.snapshots.push(after);
     rec.snapshotSeqs.push(log.lastSeq);
     rec.touched.push(changedInodes(before, after));
-    noteEvents(rec, sink.events, startSeq, i);
+    noteEvents(rec, sink.events, startSeq);
     noteSyncs(rec, m, result, i, after, log.lastSeq);
     noteExtensions(rec, before, after, i, startSeq, log.lastSeq);
-    if (result.op === "load" && result.ok) checkCoherence(rec, m, workload.rawOps[i], result, session, i);
+    if (result.op === "load" && result.ok) checkCoherence(rec, m, result, i);
   }
   rec.metaKeys = rec.snapshots.map(metaKey);
   return rec;
@@ -170,7 +172,7 @@ function changedInodes(before: Snapshot, after: Snapshot): Set<number> {
   return changed;
 }
 
-function noteEvents(rec: Recording, events: readonly Event[], startSeq: number, op: number): void {
+function noteEvents(rec: Recording, events: readonly Event[], startSeq: number): void {
   for (let j = events.length - 1; j >= 0 && events[j]!.seq >= startSeq; j--) {
     const ev = events[j]!;
     if (ev.kind === "store" && ev.beyondEof) rec.beyondEof.push({ seq: ev.seq, ino: ev.inode, fileOffset: ev.fileOffset, data: ev.data });
@@ -178,7 +180,6 @@ function noteEvents(rec: Recording, events: readonly Event[], startSeq: number, 
     if (ev.kind === "powerLoss") rec.powerLossSeqs.push(ev.seq);
   }
   rec.beyondEof.sort((a, b) => a.seq - b.seq);
-  void op;
   for (const ms of rec.mapSyncs) if (ms.size === 0) ms.size = sizeAt(rec, ms.ino);
 }
 
@@ -206,7 +207,7 @@ function noteSyncs(rec: Recording, m: Machine, result: OpRecord, op: number, aft
     case "msync": {
       const args = JSON.parse(lastOp.argsJson) as { addr: number; sync?: boolean };
       if (args.sync !== true) return;
-      const vma = m.mm.processes.get(lastOp.pid)?.findVma(Math.floor(args.addr / PAGE));
+      const vma = m.mm.processes.get(lastOp.pid)?.findVma(Math.floor(args.addr / PAGE_BYTES));
       if (vma?.shared) promise(vma.ino, "msync(MS_SYNC)");
       return;
     }
@@ -221,13 +222,13 @@ function noteExtensions(rec: Recording, before: Snapshot, after: Snapshot, op: n
   for (const [path, e] of after) {
     const old = oldSizes.get(e.ino);
     if (e.type !== "file" || old === undefined || e.size <= old) continue;
-    const zeroTo = mode === "none" ? old : mode === "block" ? Math.min(Math.ceil(old / PAGE) * PAGE, e.size) : e.size;
+    const zeroTo = mode === "none" ? old : mode === "block" ? Math.min(Math.ceil(old / PAGE_BYTES) * PAGE_BYTES, e.size) : e.size;
     rec.extensions.push({ op, startSeq, endSeq, ino: e.ino, path, oldSize: old, newSize: e.size, zeroFrom: old, zeroTo });
   }
 }
 
 /** A load through a shared mapping must see the file as read() would (plus the EOF page's tail). */
-function checkCoherence(rec: Recording, m: Machine, raw: unknown, result: OpRecord, session: WorkloadSession, op: number): void {
+function checkCoherence(rec: Recording, m: Machine, result: OpRecord, op: number): void {
   const lastOp = rec.events.findLast((e) => e.kind === "op");
   if (lastOp === undefined || lastOp.kind !== "op" || lastOp.name !== "load") return;
   const args = JSON.parse(lastOp.argsJson) as { addr: number; length: number };
@@ -235,18 +236,18 @@ function checkCoherence(rec: Recording, m: Machine, raw: unknown, result: OpReco
   const loaded = Buffer.from(result.hex ?? "", "hex");
   for (let i = 0; i < args.length && proc !== undefined; i++) {
     const vaddr = args.addr + i;
-    const vma = proc.findVma(Math.floor(vaddr / PAGE));
+    const vma = proc.findVma(Math.floor(vaddr / PAGE_BYTES));
     if (vma === undefined || !vma.shared) continue;
-    const pte = proc.pageTable.get(Math.floor(vaddr / PAGE));
+    const pte = proc.pageTable.get(Math.floor(vaddr / PAGE_BYTES));
     if (pte?.kind === "anon") continue;
     const inode = m.fs.inode(vma.ino);
-    const fileOffset = (vma.pgoff + Math.floor(vaddr / PAGE) - vma.startVpn) * PAGE + (vaddr % PAGE);
+    const fileOffset = (vma.pgoff + Math.floor(vaddr / PAGE_BYTES) - vma.startVpn) * PAGE_BYTES + (vaddr % PAGE_BYTES);
     let expected = 0;
     if (fileOffset < inode.size) {
       expected = m.data.read(inode, fileOffset, 1)[0]!;
     } else {
-      const block = m.fs.blockMap.get(inode, Math.floor(fileOffset / PAGE));
-      expected = block === 0 ? 0 : m.dimm.load(block * PAGE + (fileOffset % PAGE), 1)[0]!;
+      const block = m.fs.blockMap.get(inode, Math.floor(fileOffset / PAGE_BYTES));
+      expected = block === 0 ? 0 : m.dimm.load(block * PAGE_BYTES + (fileOffset % PAGE_BYTES), 1)[0]!;
     }
     if (loaded[i] !== expected) {
       rec.recordingViolations.push({
@@ -257,10 +258,4 @@ function checkCoherence(rec: Recording, m: Machine, raw: unknown, result: OpReco
       return;
     }
   }
-  void raw;
-  void session;
-}
-
-export function storeEvents(rec: Recording): StoreEvent[] {
-  return rec.events.filter((e): e is StoreEvent => e.kind === "store");
 }
