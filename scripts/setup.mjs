@@ -3,7 +3,7 @@
 // Plain Node with no dependencies (it runs before node_modules exists). It installs only what is
 // missing and is quick when everything is there:
 //   1. npm dependencies (npm ci), which also builds dist/ through the `prepare` script;
-//   2. the Debian package nats-server (apt-get, when running as root on Debian);
+//   2. the Debian packages nats-server and sqlite3 (apt-get, when running as root on Debian);
 //   3. dist/ rebuilt when a TypeScript source is newer than the last build.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -41,25 +41,27 @@ if (!existsSync(installed) || mtime(lock) > mtime(installed) || !existsSync(join
   installedNow = mtime(join(root, "dist", "coordinator", "cli", "main.js")) >= before - 1000;
 }
 
-// 2. nats-server: on PATH or in /usr/sbin (where Debian puts it).
-function findNatsServer() {
+// 2. Debian packages: nats-server (the events, node and coordinator commands need it) and the
+//    sqlite3 shell (docs/sqlite-schema.md's queries are written for it, and a test runs them there).
+function findProgram(name) {
   for (const dir of [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/usr/local/sbin"]) {
-    if (dir !== "" && existsSync(join(dir, "nats-server"))) return join(dir, "nats-server");
+    if (dir !== "" && existsSync(join(dir, name))) return join(dir, name);
   }
   return undefined;
 }
-if (findNatsServer() === undefined) {
+const missing = ["nats-server", "sqlite3"].filter((program) => findProgram(program) === undefined);
+if (missing.length > 0) {
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
   if (isRoot && existsSync("/usr/bin/apt-get")) {
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    const first = spawnSync("apt-get", ["install", "-y", "nats-server"], { stdio: "inherit", env });
+    const first = spawnSync("apt-get", ["install", "-y", ...missing], { stdio: "inherit", env });
     if (first.status !== 0) {
       run("apt-get", ["update"], { env });
-      run("apt-get", ["install", "-y", "nats-server"], { env });
+      run("apt-get", ["install", "-y", ...missing], { env });
     }
   } else {
-    say("nats-server is missing; install it with: sudo apt-get install -y nats-server");
-    say("(or put a nats-server binary on PATH; the events, node and coordinator commands need it)");
+    say(`missing: ${missing.join(", ")}; install with: sudo apt-get install -y ${missing.join(" ")}`);
+    say("(or put the programs on PATH; the events, node and coordinator commands need nats-server)");
   }
 }
 
