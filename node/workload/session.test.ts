@@ -51,6 +51,12 @@ describe("workload session", () => {
     expect(records[5]).toMatchObject({ ok: true });
   });
 
+  it("session: an unbound variable in an expectation is a mismatch that names the op once", () => {
+    const s = session();
+    const [record] = s.exec([{ op: "stat", path: "/", expect: { size: "$nothing" } }]);
+    expect(record!.mismatch).toBe(`op 0 (stat): field "expect.size": $nothing has no value (no earlier op binds it with "as")`);
+  });
+
   it("session: errno and signals are results (S9); a fatal signal kills only that process", () => {
     const s = session();
     const records = s.exec([

@@ -64,6 +64,12 @@ type FieldOf<K extends FieldValue["kind"]> = FieldValues[K];
 /** A reference to a variable that has no value, or an argument the machine cannot be asked. */
 class OpRunError extends Error {
   override readonly name = "OpRunError";
+  /** The message without its "op N (name): " prefix, for a caller that adds the prefix itself. */
+  readonly detail: string;
+  constructor(op: ParsedOp, detail: string) {
+    super(`op ${op.index} (${op.name}): ${detail}`);
+    this.detail = detail;
+  }
 }
 
 export class WorkloadSession {
@@ -149,10 +155,10 @@ export class WorkloadSession {
     const base = this.vars.get(expr.ref);
     if (base === undefined) {
       const why = this.unbound.get(expr.ref) ?? "no earlier op binds it with \"as\"";
-      throw new OpRunError(`op ${op.index} (${op.name}): field "${field}": $${expr.ref} has no value (${why})`);
+      throw new OpRunError(op, `field "${field}": $${expr.ref} has no value (${why})`);
     }
     const value = base + expr.offset;
-    if (!Number.isSafeInteger(value)) throw new OpRunError(`op ${op.index} (${op.name}): field "${field}": ${expr.text} = ${value} is out of range`);
+    if (!Number.isSafeInteger(value)) throw new OpRunError(op, `field "${field}": ${expr.text} = ${value} is out of range`);
     return value;
   }
 
@@ -186,7 +192,7 @@ export class WorkloadSession {
 
   private length(op: ParsedOp, args: Map<string, number>, name = "length"): number {
     const n = args.get(name)!;
-    if (n > OP_DATA_BYTES_MAX) throw new OpRunError(`op ${op.index} (${op.name}): field "${name}": ${n} is over the ${OP_DATA_BYTES_MAX}-byte limit of one op`);
+    if (n > OP_DATA_BYTES_MAX) throw new OpRunError(op, `field "${name}": ${n} is over the ${OP_DATA_BYTES_MAX}-byte limit of one op`);
     return n;
   }
 
@@ -254,7 +260,7 @@ export class WorkloadSession {
         return m.load(pid, a("addr"), this.length(op, args));
       case "store":
       case "ntstore":
-        if (dataLength(op.data!) === 0) throw new OpRunError(`op ${op.index} (${op.name}): field "data": a store needs at least one byte`);
+        if (dataLength(op.data!) === 0) throw new OpRunError(op, `field "data": a store needs at least one byte`);
         return m.store(pid, a("addr"), materialize(op.data!), name === "ntstore");
       case "clwb":
       case "clflushopt":
@@ -354,7 +360,7 @@ export class WorkloadSession {
       return this.resolve(op, field, expr);
     } catch (error) {
       if (!(error instanceof OpRunError)) throw error;
-      problems.push(error.message);
+      problems.push(error.detail);
       return undefined;
     }
   }
