@@ -1,5 +1,6 @@
 /** A wire message that cannot be turned into a domain event: not protobuf, a value out of range, a
- * missing kind. `field` names the offending field so a person can find it. */
+ * missing kind. The message is complete (it names the field where one is at fault); `field` names
+ * the offending field for programs. */
 export class WireFormatError extends Error {
   override readonly name = "WireFormatError";
   constructor(

@@ -100,7 +100,7 @@ export function rpcStatusOf(error: unknown): RpcStatus {
   }
   if (error instanceof WorkloadOpError || error instanceof WorkloadFileError) return { code: status.INVALID_ARGUMENT, details: `workload_json: ${error.message}` };
   if (error instanceof NodeIdError) return { code: status.INVALID_ARGUMENT, details: `node: ${error.message}` };
-  if (error instanceof WireFormatError) return { code: status.INVALID_ARGUMENT, details: `${error.field}: ${error.message}` };
+  if (error instanceof WireFormatError) return { code: status.INVALID_ARGUMENT, details: error.message };
   if (error instanceof DimmArgumentError || error instanceof DimmRangeError || error instanceof DimmConfigError) {
     return { code: status.INVALID_ARGUMENT, details: error.message };
   }
