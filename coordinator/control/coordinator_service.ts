@@ -31,7 +31,7 @@ import type {
   SurvivalResponse,
 } from "../../proto/gen/daxsim/v1/coordinator.js";
 import { replayRpc, survivalRpc } from "./replay_rpc.js";
-import { serveRunExperiment } from "./experiment_rpc.js";
+import { ExperimentRunner } from "./experiment_rpc.js";
 import type { Event as WireEvent, PowerLossPolicy as WirePolicy } from "../../proto/gen/daxsim/v1/events.js";
 import type { ExecResponse, PowerLossRequest, PowerLossResult } from "../../proto/gen/daxsim/v1/node.js";
 import { NodeControlClient } from "../../proto/gen/daxsim/v1/node.js";
@@ -82,6 +82,7 @@ interface InjectPlan {
 export function coordinatorService(ctx: CoordinatorContext): CoordinatorServer {
   const { registry } = ctx;
   let watchers = 0;
+  const experiments = new ExperimentRunner(ctx.experimentDb);
   return {
     listNodes(_call: ServerUnaryCall<ListNodesRequest, ListNodesResponse>, callback: sendUnaryData<ListNodesResponse>) {
       const ingested = ctx.ingest.status().nodes;
@@ -139,7 +140,7 @@ export function coordinatorService(ctx: CoordinatorContext): CoordinatorServer {
     },
 
     runExperiment(call: ServerWritableStream<RunExperimentRequest, ExperimentUpdate>) {
-      serveRunExperiment(call, ctx.experimentDb);
+      experiments.serve(call);
     },
 
     watchEvents(call: ServerWritableStream<WatchEventsRequest, WireEvent>) {

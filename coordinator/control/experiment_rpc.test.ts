@@ -78,6 +78,17 @@ describe("Coordinator.RunExperiment", () => {
     expect(updates.some((u) => u.update?.$case === "violation")).toBe(false);
   });
 
+  it("RunExperiment: experiments started back to back, each as soon as the last stream ends, are never refused", async () => {
+    const workloadJson = readFileSync(join(root, "examples/crash/size_update.json"), "utf8");
+    const runsMax = 8;
+    for (let run = 0; run < runsMax; run++) {
+      const updates = await collect(client, request({ workloadJson, workers: 2 })).catch((error: ServiceError) => {
+        throw new Error(`run ${run} of ${runsMax} was refused: ${status[error.code]} ${error.details}`);
+      });
+      expect(updates.at(-1)!.update?.$case).toBe("summary");
+    }
+  });
+
   it("RunExperiment: bad requests are INVALID_ARGUMENT naming the field, and the service keeps serving", async () => {
     const cases: Array<[Partial<RunExperimentRequest>, RegExp]> = [
       [{ workloadJson: "{nope" }, /^workload_json: not JSON/],

@@ -1,7 +1,7 @@
 /**
  * Coordinator.RunExperiment: a crash-consistency experiment (coordinator/experiment) run on the
  * coordinator's host, streamed to the caller as progress updates, violations and a summary, and
- * stored in the coordinator's SQLite log. One experiment at a time per coordinator (they are
+ * stored in the coordinator's SQLite log. One experiment at a time per coordinator service (they are
  * CPU-bound; a second caller gets RESOURCE_EXHAUSTED rather than halving both).
  *
  * Invariant: the request is checked completely (each problem names its field) before any work.
@@ -22,9 +22,6 @@ import { ThreadCheckerPool } from "../experiment/thread_pool.js";
 
 export const EXPERIMENT_WORKERS_MAX = 16;
 const WORKLOAD_JSON_BYTES_MAX = 4 << 20;
-
-let running = false;
-let experimentsStarted = 0;
 
 function checkRequest(r: RunExperimentRequest): { doc: unknown; options: ExperimentOptions; workers: number } {
   if (r.workloadJson.length > WORKLOAD_JSON_BYTES_MAX) throw new InvalidArgumentError("workload_json", `${r.workloadJson.length} bytes is over the ${WORKLOAD_JSON_BYTES_MAX}-byte limit`);
@@ -67,16 +64,34 @@ function violationUpdate(v: ViolationRecord): ExperimentUpdate {
   };
 }
 
-export function serveRunExperiment(call: ServerWritableStream<RunExperimentRequest, ExperimentUpdate>, db: EventDb | undefined): void {
-  void (async () => {
-    let pool: ThreadCheckerPool | undefined;
-    let claimed = false;
+/**
+ * Runs one experiment at a time for one Coordinator service instance. The "running" claim and the
+ * checker pool are released before the stream ends, so a caller that starts the next experiment as
+ * soon as it sees the end of the last one is never refused.
+ */
+export class ExperimentRunner {
+  private running = false;
+  private experimentsStarted = 0;
+
+  constructor(private readonly db: EventDb | undefined) {}
+
+  serve(call: ServerWritableStream<RunExperimentRequest, ExperimentUpdate>): void {
+    this.runOne(call).then(
+      (summary) => {
+        call.write(summary);
+        call.end();
+      },
+      (error: unknown) => call.emit("error", toServiceError(error)),
+    );
+  }
+
+  /** Checks the request, runs the experiment streaming progress and violations, and returns the summary update. */
+  private async runOne(call: ServerWritableStream<RunExperimentRequest, ExperimentUpdate>): Promise<ExperimentUpdate> {
+    const { doc, options, workers } = checkRequest(call.request);
+    if (this.running) throw new ResourceExhaustedError("", "an experiment is already running on this coordinator; wait for it or run `daxsim experiment` elsewhere");
+    this.running = true;
+    const pool = new ThreadCheckerPool(workers);
     try {
-      const { doc, options, workers } = checkRequest(call.request);
-      if (running) throw new ResourceExhaustedError("", "an experiment is already running on this coordinator; wait for it or run `daxsim experiment` elsewhere");
-      running = true;
-      claimed = true;
-      pool = new ThreadCheckerPool(workers);
       const startedAt = new Date().toISOString();
       const points: PointResult[] = [];
       const result = await runExperiment(
@@ -92,16 +107,16 @@ export function serveRunExperiment(call: ServerWritableStream<RunExperimentReque
         },
       );
       for (const v of result.violations.filter((x) => x.stateIndex < 0)) call.write(violationUpdate(v));
-      const id = `${startedAt.replace(/[-:.TZ]/g, "").slice(0, 14)}-rpc-${process.pid}-${++experimentsStarted}`;
-      if (db !== undefined) await storeExperiment(db, id, specOf(doc, options), result, points, startedAt);
+      const id = `${startedAt.replace(/[-:.TZ]/g, "").slice(0, 14)}-rpc-${process.pid}-${++this.experimentsStarted}`;
+      if (this.db !== undefined) await storeExperiment(this.db, id, specOf(doc, options), result, points, startedAt);
       const byOracle: Record<string, bigint> = {};
       for (const [oracle, n] of Object.entries(result.violationsByOracle)) byOracle[oracle] = BigInt(n);
       const { violations: _all, ...summary } = result;
-      call.write({
+      return {
         update: {
           $case: "summary",
           value: {
-            experimentId: db === undefined ? "" : id,
+            experimentId: this.db === undefined ? "" : id,
             crashPoints: result.crashPoints,
             states: BigInt(result.states),
             distinctImages: BigInt(result.distinctImages),
@@ -111,13 +126,13 @@ export function serveRunExperiment(call: ServerWritableStream<RunExperimentReque
             resultJson: JSON.stringify(summary),
           },
         },
-      });
-      call.end();
-    } catch (error) {
-      call.emit("error", toServiceError(error));
+      };
     } finally {
-      await pool?.close();
-      if (claimed) running = false;
+      try {
+        await pool.close();
+      } finally {
+        this.running = false;
+      }
     }
-  })();
+  }
 }
