@@ -20,7 +20,11 @@ export async function benchCrash(options: { seconds: number }): Promise<BenchRes
   let seed = 1000n;
   let last = { states: 0, images: 0, violations: 0 };
   const once = async (pool: ThreadCheckerPool): Promise<{ states: number; seconds: number }> => {
-    const r = await runExperiment(workload, { crashPoints: "fence", strategy: parseStrategy("prefix"), torn: false, seed: seed++ }, pool);
+    const r = await runExperiment(
+      workload,
+      { crashPoints: "fence", strategy: parseStrategy("prefix"), torn: false, seed: seed++ },
+      pool,
+    );
     last = { states: r.states, images: r.distinctImages, violations: r.violations.length };
     return { states: r.states, seconds: r.elapsedMs / 1000 };
   };
@@ -53,8 +57,19 @@ export async function benchCrash(options: { seconds: number }): Promise<BenchRes
     const v1 = median(ones);
     const v2 = median(twos);
     return [
-      { ...ratioResult("crash-states-1-worker", "states/s", v1, 300), target: "≥ 5000 states/s per worker (baseline: pmreorder's ~300/s)", met: v1 >= 5000, states: last.states, distinctImages: last.images, violations: last.violations },
-      { ...ratioResult("crash-states-2-workers", "states/s", v2, v1), target: "2 workers ≥ 1.6× one", met: v2 >= 1.6 * v1 },
+      {
+        ...ratioResult("crash-states-1-worker", "states/s", v1, 300),
+        target: "≥ 5000 states/s per worker (baseline: pmreorder's ~300/s)",
+        met: v1 >= 5000,
+        states: last.states,
+        distinctImages: last.images,
+        violations: last.violations,
+      },
+      {
+        ...ratioResult("crash-states-2-workers", "states/s", v2, v1),
+        target: "2 workers ≥ 1.6× one",
+        met: v2 >= 1.6 * v1,
+      },
     ];
   } finally {
     await one.close();

@@ -8,7 +8,13 @@ export function standardCrashWorkload(): { dimm: { size: string }; seed: number;
   for (let f = 0; f < 4; f++) {
     const fd = `f${f}`;
     ops.push({ op: "open", path: `/file${f}`, flags: "O_CREAT|O_RDWR", as: fd });
-    ops.push({ op: "pwrite", fd: `$${fd}`, offset: 0, pattern: `0x${(0x41 + f).toString(16)}`, length: 3000 + 1000 * f });
+    ops.push({
+      op: "pwrite",
+      fd: `$${fd}`,
+      offset: 0,
+      pattern: `0x${(0x41 + f).toString(16)}`,
+      length: 3000 + 1000 * f,
+    });
     ops.push({ op: "fsync", fd: `$${fd}` });
   }
   ops.push({ op: "mkdir", path: "/dir" });

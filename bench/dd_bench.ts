@@ -28,7 +28,11 @@ interface DdRun {
 }
 
 function newMachine(mount: string): Machine {
-  return Machine.format(new EventLog(new CountingSink(), new StepClock()), { dimm: { sizeBytes: 80 * MiB }, mount: parseMountOptions(mount), seed: 1n });
+  return Machine.format(new EventLog(new CountingSink(), new StepClock()), {
+    dimm: { sizeBytes: 80 * MiB },
+    mount: parseMountOptions(mount),
+    seed: 1n,
+  });
 }
 
 function ddOnce(mount: string, block: Uint8Array): DdRun {
@@ -43,7 +47,8 @@ function ddOnce(mount: string, block: Uint8Array): DdRun {
   const copiesPerByte = m.data.counters.bytesCopied / FILE_BYTES;
   for (let off = 0; off < FILE_BYTES; off += CHUNK_BYTES) {
     const r = m.read(1, fd, CHUNK_BYTES, off);
-    if (!r.ok || r.value !== CHUNK_BYTES || r.data![7] !== block[7]) throw new Error(`dd: pread at ${off} returned the wrong bytes`);
+    if (!r.ok || r.value !== CHUNK_BYTES || r.data![7] !== block[7])
+      throw new Error(`dd: pread at ${off} returned the wrong bytes`);
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   return { seconds, pageCacheBytes: m.data.pageCacheBytes, copiesPerByte };
@@ -64,7 +69,11 @@ export function benchDd(options: { seconds: number }): BenchResult[] {
   const daxMbps = mbps(dax);
   const nodaxMbps = mbps(nodax);
   const results: BenchResult[] = [
-    { ...ratioResult("dd-write-read", "MB/s", daxMbps, nodaxMbps), target: "dax ≥ 1.5× nodax", met: daxMbps >= 1.5 * nodaxMbps },
+    {
+      ...ratioResult("dd-write-read", "MB/s", daxMbps, nodaxMbps),
+      target: "dax ≥ 1.5× nodax",
+      met: daxMbps >= 1.5 * nodaxMbps,
+    },
     {
       bench: "dd-page-cache",
       value: dax[0]!.pageCacheBytes,

@@ -151,10 +151,16 @@ async function endToEnd(dir: string, seconds: number): Promise<PipelineRun> {
   }
 }
 
-function startIngestProcess(url: string, file: string): { child: ReturnType<typeof spawn>; exited: Promise<number | null> } {
+function startIngestProcess(
+  url: string,
+  file: string,
+): { child: ReturnType<typeof spawn>; exited: Promise<number | null> } {
   const bin = fileURLToPath(new URL("../../bin/daxsim.js", import.meta.url));
-  if (!existsSync(bin)) throw new Error(`cannot find ${bin}; run the benchmark from the built CLI (npx daxsim bench pipeline)`);
-  const child = spawn(process.execPath, [bin, "ingest", "--nats", url, "--db", file], { stdio: ["ignore", "ignore", "inherit"] });
+  if (!existsSync(bin))
+    throw new Error(`cannot find ${bin}; run the benchmark from the built CLI (npx daxsim bench pipeline)`);
+  const child = spawn(process.execPath, [bin, "ingest", "--nats", url, "--db", file], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return { child, exited };
 }
@@ -167,7 +173,9 @@ async function waitUntilIngested(file: string, seq: number, exited: Promise<numb
   const db = await EventDb.open(file, { readOnly: true });
   try {
     for (;;) {
-      const row = await db.get<{ s: number }>("SELECT last_contiguous_seq AS s FROM ingest_progress WHERE node = ?", [NODE]).catch(() => undefined);
+      const row = await db
+        .get<{ s: number }>("SELECT last_contiguous_seq AS s FROM ingest_progress WHERE node = ?", [NODE])
+        .catch(() => undefined);
       if ((row?.s ?? 0) >= seq) return;
       if (gone) throw new Error("the ingest process exited before it had every event");
       await sleep(POLL_MS);
@@ -181,7 +189,10 @@ async function waitUntilIngested(file: string, seq: number, exited: Promise<numb
 async function countPresent(file: string, produced: number): Promise<number> {
   const db = await EventDb.open(file, { readOnly: true });
   try {
-    const row = await db.get<{ n: number }>("SELECT count(*) AS n FROM events WHERE node = ? AND seq BETWEEN 1 AND ?", [NODE, produced]);
+    const row = await db.get<{ n: number }>("SELECT count(*) AS n FROM events WHERE node = ? AND seq BETWEEN 1 AND ?", [
+      NODE,
+      produced,
+    ]);
     return row?.n ?? 0;
   } finally {
     await db.close();

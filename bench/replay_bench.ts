@@ -73,9 +73,13 @@ export async function benchReplay(_options: { seconds: number }): Promise<BenchR
 }
 
 function buildLogInChild(file: string, count: number): number {
-  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), BUILD_FLAG, file, String(count)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), BUILD_FLAG, file, String(count)], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const written = Number(child.stdout.trim());
-  if (child.status !== 0 || !Number.isSafeInteger(written) || written < count) throw new Error(`replay bench: building the log failed (exit ${child.status})`);
+  if (child.status !== 0 || !Number.isSafeInteger(written) || written < count)
+    throw new Error(`replay bench: building the log failed (exit ${child.status})`);
   return written;
 }
 
@@ -126,7 +130,10 @@ async function replayRate(file: string, events: number, columnCheck: boolean): P
     const start = process.hrtime.bigint();
     const result = await replayLog(log, { dimm: { sizeBytes: DIMM_BYTES, persistence: "adr" } });
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    if (result.lastSeq !== events || result.hashesChecked !== 1) throw new Error(`replay bench: replayed ${result.lastSeq} of ${events} events, ${result.hashesChecked} hash checks`);
+    if (result.lastSeq !== events || result.hashesChecked !== 1)
+      throw new Error(
+        `replay bench: replayed ${result.lastSeq} of ${events} events, ${result.hashesChecked} hash checks`,
+      );
     return events / seconds;
   } finally {
     await log.close();
@@ -157,7 +164,11 @@ async function naiveScanRate(file: string, events: number): Promise<number> {
     let rows = 0;
     for (;;) {
       const page = await new Promise<{ seq: number }[]>((resolve, reject) =>
-        db.all<{ seq: number }>("SELECT seq, encoded FROM events WHERE node = ? AND seq > ? ORDER BY seq LIMIT 8192", [NODE, last], (e, r) => (e ? reject(e) : resolve(r))),
+        db.all<{ seq: number }>(
+          "SELECT seq, encoded FROM events WHERE node = ? AND seq > ? ORDER BY seq LIMIT 8192",
+          [NODE, last],
+          (e, r) => (e ? reject(e) : resolve(r)),
+        ),
       );
       if (page.length === 0) break;
       rows += page.length;

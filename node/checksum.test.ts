@@ -3,7 +3,7 @@ import { crc32, crc32Table } from "./checksum.js";
 import { Prng } from "./sim/prng.js";
 
 describe("checksum", () => {
-  it("crc32: the IEEE check value of \"123456789\" in both implementations", () => {
+  it('crc32: the IEEE check value of "123456789" in both implementations', () => {
     const check = new TextEncoder().encode("123456789");
     expect(crc32(check)).toBe(0xcbf43926);
     expect(crc32Table(check)).toBe(0xcbf43926);

@@ -56,7 +56,15 @@ export {
   writeImage,
 } from "./image/index.js";
 export type { DimmImage, ImageGeometry, ImageHeader } from "./image/index.js";
-export { OP_NAMES, WorkloadFileError, WorkloadOpError, WorkloadSession, machineForWorkload, parseOp, parseWorkload } from "./workload/index.js";
+export {
+  OP_NAMES,
+  WorkloadFileError,
+  WorkloadOpError,
+  WorkloadSession,
+  machineForWorkload,
+  parseOp,
+  parseWorkload,
+} from "./workload/index.js";
 export type { ExecOptions, OpRecord, ParsedOp, SessionOptions, Workload, WorkloadSettings } from "./workload/index.js";
 export { XfsIo } from "./xfs_io/index.js";
 export type { XfsIoOptions } from "./xfs_io/index.js";

@@ -203,7 +203,8 @@ export class Machine {
   }
 
   private checkUsable(): void {
-    if (this.interrupted) throw new MachineStateError("an operation was interrupted by a power loss that has not been applied");
+    if (this.interrupted)
+      throw new MachineStateError("an operation was interrupted by a power loss that has not been applied");
     if (!this.fs.isMounted) throw new MachineStateError("the filesystem is unmounted");
   }
 
@@ -211,7 +212,13 @@ export class Machine {
   // Operations
 
   /** Runs one operation: op id, Op event, errno and signal handling. */
-  run(name: string, pid: number, args: Record<string, unknown>, body: () => Partial<OpResult> & { value?: number }, inodeOf?: () => number): OpResult {
+  run(
+    name: string,
+    pid: number,
+    args: Record<string, unknown>,
+    body: () => Partial<OpResult> & { value?: number },
+    inodeOf?: () => number,
+  ): OpResult {
     this.checkUsable();
     const startSeq = this.log.nextSeq;
     this.io.ctx.pid = pid;
@@ -220,7 +227,13 @@ export class Machine {
     let result: OpResult;
     try {
       const out = body();
-      result = { ok: true, value: out.value ?? 0, faults: this.mm.faultsTaken, ...(out.data ? { data: out.data } : {}), ...(out.info !== undefined ? { info: out.info } : {}) };
+      result = {
+        ok: true,
+        value: out.value ?? 0,
+        faults: this.mm.faultsTaken,
+        ...(out.data ? { data: out.data } : {}),
+        ...(out.info !== undefined ? { info: out.info } : {}),
+      };
     } catch (error) {
       if (error instanceof FsError) {
         result = { ok: false, value: -1, errno: error.errno, message: error.message, faults: this.mm.faultsTaken };
@@ -248,7 +261,9 @@ export class Machine {
       startSeq,
       pid,
       name,
-      argsJson: JSON.stringify(args, (_k, v: unknown) => (v instanceof Uint8Array ? `${v.length} bytes` : typeof v === "bigint" ? v.toString() : v)),
+      argsJson: JSON.stringify(args, (_k, v: unknown) =>
+        v instanceof Uint8Array ? `${v.length} bytes` : typeof v === "bigint" ? v.toString() : v,
+      ),
       result: result.value,
       errno: result.errno ?? "",
       signal: result.signal ?? "",
@@ -264,39 +279,62 @@ export class Machine {
 
   open(pid: number, path: string, flags: OpenFlags, perms = 0o644): OpResult {
     let ino = 0;
-    return this.run("open", pid, { path, flags }, () => {
-      const proc = this.mm.process(pid);
-      if (!flags.read && !flags.write) throw new FsError("EINVAL", "open: neither read nor write access requested");
-      let inode;
-      try {
-        inode = this.fs.lookup(path);
-        if (flags.create && flags.excl) throw new FsError("EEXIST", `${path}: exists (O_EXCL)`);
-      } catch (error) {
-        if (!(error instanceof FsError) || error.errno !== "ENOENT" || !flags.create) throw error;
-        inode = this.fs.create(path, perms);
-      }
-      if (isDir(inode) && flags.write) throw new FsError("EISDIR", `${path}: is a directory`);
-      if (flags.trunc && flags.write && inode.size > 0) this.data.truncate(inode, 0);
-      ino = inode.ino;
-      const fd = proc.nextFd();
-      if (proc.fds.size >= 1024) throw new FsError("EMFILE", "too many open files (1024)");
-      proc.fds.set(fd, { ino, readable: flags.read, writable: flags.write, append: flags.append, offset: 0, refs: 1 });
-      this.fs.ref(ino);
-      return { value: fd };
-    }, () => ino);
+    return this.run(
+      "open",
+      pid,
+      { path, flags },
+      () => {
+        const proc = this.mm.process(pid);
+        if (!flags.read && !flags.write) throw new FsError("EINVAL", "open: neither read nor write access requested");
+        let inode;
+        try {
+          inode = this.fs.lookup(path);
+          if (flags.create && flags.excl) throw new FsError("EEXIST", `${path}: exists (O_EXCL)`);
+        } catch (error) {
+          if (!(error instanceof FsError) || error.errno !== "ENOENT" || !flags.create) throw error;
+          inode = this.fs.create(path, perms);
+        }
+        if (isDir(inode) && flags.write) throw new FsError("EISDIR", `${path}: is a directory`);
+        if (flags.trunc && flags.write && inode.size > 0) this.data.truncate(inode, 0);
+        ino = inode.ino;
+        const fd = proc.nextFd();
+        if (proc.fds.size >= 1024) throw new FsError("EMFILE", "too many open files (1024)");
+        proc.fds.set(fd, {
+          ino,
+          readable: flags.read,
+          writable: flags.write,
+          append: flags.append,
+          offset: 0,
+          refs: 1,
+        });
+        this.fs.ref(ino);
+        return { value: fd };
+      },
+      () => ino,
+    );
   }
 
   close(pid: number, fd: number): OpResult {
     let ino = 0;
-    return this.run("close", pid, { fd }, () => {
-      const proc = this.mm.process(pid);
-      ino = this.mm.fileOf(proc, fd).ino;
-      this.mm.closeFd(proc, fd);
-      return {};
-    }, () => ino);
+    return this.run(
+      "close",
+      pid,
+      { fd },
+      () => {
+        const proc = this.mm.process(pid);
+        ino = this.mm.fileOf(proc, fd).ino;
+        this.mm.closeFd(proc, fd);
+        return {};
+      },
+      () => ino,
+    );
   }
 
-  private file(pid: number, fd: number, need: "read" | "write"): { ino: number; file: ReturnType<MemoryManager["fileOf"]> } {
+  private file(
+    pid: number,
+    fd: number,
+    need: "read" | "write",
+  ): { ino: number; file: ReturnType<MemoryManager["fileOf"]> } {
     const file = this.mm.fileOf(this.mm.process(pid), fd);
     if (need === "read" && !file.readable) throw new FsError("EBADF", `fd ${fd} is not open for reading`);
     if (need === "write" && !file.writable) throw new FsError("EBADF", `fd ${fd} is not open for writing`);
@@ -305,65 +343,107 @@ export class Machine {
 
   /** read() at the file offset (advances it), or pread() at `offset`. */
   read(pid: number, fd: number, length: number, offset?: number): OpResult {
-    return this.run(offset === undefined ? "read" : "pread", pid, { fd, length, offset }, () => {
-      const { ino, file } = this.file(pid, fd, "read");
-      const inode = this.fs.inode(ino);
-      if (isDir(inode)) throw new FsError("EISDIR", `fd ${fd} is a directory`);
-      const data = this.data.read(inode, offset ?? file.offset, length);
-      if (offset === undefined) file.offset += data.length;
-      return { value: data.length, data };
-    }, this.fdInode(pid, fd));
+    return this.run(
+      offset === undefined ? "read" : "pread",
+      pid,
+      { fd, length, offset },
+      () => {
+        const { ino, file } = this.file(pid, fd, "read");
+        const inode = this.fs.inode(ino);
+        if (isDir(inode)) throw new FsError("EISDIR", `fd ${fd} is a directory`);
+        const data = this.data.read(inode, offset ?? file.offset, length);
+        if (offset === undefined) file.offset += data.length;
+        return { value: data.length, data };
+      },
+      this.fdInode(pid, fd),
+    );
   }
 
   /** write() at the file offset (or EOF with O_APPEND), or pwrite() at `offset`. `data` is handed over. */
   write(pid: number, fd: number, data: Uint8Array, offset?: number): OpResult {
-    return this.run(offset === undefined ? "write" : "pwrite", pid, { fd, length: data.length, offset }, () => {
-      const { ino, file } = this.file(pid, fd, "write");
-      const inode = this.fs.inode(ino);
-      const at = offset ?? (file.append ? inode.size : file.offset);
-      const n = this.data.write(inode, at, data);
-      if (offset === undefined) file.offset = at + n;
-      return { value: n };
-    }, this.fdInode(pid, fd));
+    return this.run(
+      offset === undefined ? "write" : "pwrite",
+      pid,
+      { fd, length: data.length, offset },
+      () => {
+        const { ino, file } = this.file(pid, fd, "write");
+        const inode = this.fs.inode(ino);
+        const at = offset ?? (file.append ? inode.size : file.offset);
+        const n = this.data.write(inode, at, data);
+        if (offset === undefined) file.offset = at + n;
+        return { value: n };
+      },
+      this.fdInode(pid, fd),
+    );
   }
 
   lseek(pid: number, fd: number, offset: number): OpResult {
-    return this.run("lseek", pid, { fd, offset }, () => {
-      const file = this.mm.fileOf(this.mm.process(pid), fd); // any access mode may seek
-      if (!Number.isSafeInteger(offset) || offset < 0) throw new FsError("EINVAL", `lseek offset ${offset}`);
-      file.offset = offset;
-      return { value: offset };
-    }, this.fdInode(pid, fd));
+    return this.run(
+      "lseek",
+      pid,
+      { fd, offset },
+      () => {
+        const file = this.mm.fileOf(this.mm.process(pid), fd); // any access mode may seek
+        if (!Number.isSafeInteger(offset) || offset < 0) throw new FsError("EINVAL", `lseek offset ${offset}`);
+        file.offset = offset;
+        return { value: offset };
+      },
+      this.fdInode(pid, fd),
+    );
   }
 
   ftruncate(pid: number, fd: number, size: number): OpResult {
-    return this.run("ftruncate", pid, { fd, size }, () => {
-      const file = this.mm.fileOf(this.mm.process(pid), fd);
-      if (!file.writable) throw new FsError("EINVAL", `ftruncate: fd ${fd} is not open for writing`); // as Linux, not EBADF
-      const { ino } = file;
-      this.data.truncate(this.fs.inode(ino), size);
-      return {};
-    }, this.fdInode(pid, fd));
+    return this.run(
+      "ftruncate",
+      pid,
+      { fd, size },
+      () => {
+        const file = this.mm.fileOf(this.mm.process(pid), fd);
+        if (!file.writable) throw new FsError("EINVAL", `ftruncate: fd ${fd} is not open for writing`); // as Linux, not EBADF
+        const { ino } = file;
+        this.data.truncate(this.fs.inode(ino), size);
+        return {};
+      },
+      this.fdInode(pid, fd),
+    );
   }
 
-  fallocate(pid: number, fd: number, offset: number, length: number, mode: { keepSize?: boolean; punchHole?: boolean; zeroRange?: boolean } = {}): OpResult {
+  fallocate(
+    pid: number,
+    fd: number,
+    offset: number,
+    length: number,
+    mode: { keepSize?: boolean; punchHole?: boolean; zeroRange?: boolean } = {},
+  ): OpResult {
     const name = mode.punchHole ? "punch" : mode.zeroRange ? "zero" : "fallocate";
-    return this.run(name, pid, { fd, offset, length, ...mode }, () => {
-      const { ino } = this.file(pid, fd, "write");
-      const inode = this.fs.inode(ino);
-      if (mode.punchHole) this.data.punchHole(inode, offset, length);
-      else if (mode.zeroRange) this.data.zeroRange(inode, offset, length, mode.keepSize ?? false);
-      else this.data.fallocate(inode, offset, length, mode.keepSize ?? false);
-      return {};
-    }, this.fdInode(pid, fd));
+    return this.run(
+      name,
+      pid,
+      { fd, offset, length, ...mode },
+      () => {
+        const { ino } = this.file(pid, fd, "write");
+        const inode = this.fs.inode(ino);
+        if (mode.punchHole) this.data.punchHole(inode, offset, length);
+        else if (mode.zeroRange) this.data.zeroRange(inode, offset, length, mode.keepSize ?? false);
+        else this.data.fallocate(inode, offset, length, mode.keepSize ?? false);
+        return {};
+      },
+      this.fdInode(pid, fd),
+    );
   }
 
   fsync(pid: number, fd: number, datasync = false): OpResult {
-    return this.run(datasync ? "fdatasync" : "fsync", pid, { fd }, () => {
-      const file = this.mm.fileOf(this.mm.process(pid), fd);
-      this.data.sync(this.fs.inode(file.ino), 0, Number.MAX_SAFE_INTEGER, datasync);
-      return {};
-    }, this.fdInode(pid, fd));
+    return this.run(
+      datasync ? "fdatasync" : "fsync",
+      pid,
+      { fd },
+      () => {
+        const file = this.mm.fileOf(this.mm.process(pid), fd);
+        this.data.sync(this.fs.inode(file.ino), 0, Number.MAX_SAFE_INTEGER, datasync);
+        return {};
+      },
+      this.fdInode(pid, fd),
+    );
   }
 
   /** sync(): commits everything and fences. */
@@ -393,11 +473,17 @@ export class Machine {
 
   mkdir(pid: number, path: string): OpResult {
     let ino = 0;
-    return this.run("mkdir", pid, { path }, () => {
-      this.mm.process(pid);
-      ino = this.fs.mkdir(path).ino;
-      return {};
-    }, () => ino);
+    return this.run(
+      "mkdir",
+      pid,
+      { path },
+      () => {
+        this.mm.process(pid);
+        ino = this.fs.mkdir(path).ino;
+        return {};
+      },
+      () => ino,
+    );
   }
 
   rmdir(pid: number, path: string): OpResult {
@@ -418,13 +504,20 @@ export class Machine {
 
   stat(pid: number, target: { path: string } | { fd: number }): OpResult {
     let ino = 0;
-    return this.run("stat", pid, target, () => {
-      const proc = this.mm.process(pid);
-      const inode = "path" in target ? this.fs.lookup(target.path) : this.fs.inode(this.mm.fileOf(proc, target.fd).ino);
-      ino = inode.ino;
-      const st: FileStat = this.fs.stat(inode);
-      return { value: st.size, info: st };
-    }, () => ino);
+    return this.run(
+      "stat",
+      pid,
+      target,
+      () => {
+        const proc = this.mm.process(pid);
+        const inode =
+          "path" in target ? this.fs.lookup(target.path) : this.fs.inode(this.mm.fileOf(proc, target.fd).ino);
+        ino = inode.ino;
+        const st: FileStat = this.fs.stat(inode);
+        return { value: st.size, info: st };
+      },
+      () => ino,
+    );
   }
 
   mmap(pid: number, req: MmapRequest): OpResult {
@@ -439,12 +532,23 @@ export class Machine {
   }
 
   mremap(pid: number, addr: number, newLength: number, mayMove: boolean): OpResult {
-    return this.run("mremap", pid, { addr, newLength, mayMove }, () => ({ value: this.mm.mremap(pid, addr, newLength, mayMove) }));
+    return this.run("mremap", pid, { addr, newLength, mayMove }, () => ({
+      value: this.mm.mremap(pid, addr, newLength, mayMove),
+    }));
   }
 
-  msync(pid: number, addr: number, length: number, flags: { sync?: boolean; async?: boolean; invalidate?: boolean }): OpResult {
+  msync(
+    pid: number,
+    addr: number,
+    length: number,
+    flags: { sync?: boolean; async?: boolean; invalidate?: boolean },
+  ): OpResult {
     return this.run("msync", pid, { addr, length, ...flags }, () => {
-      this.mm.msync(pid, addr, length, { sync: flags.sync ?? false, async: flags.async ?? false, invalidate: flags.invalidate ?? false });
+      this.mm.msync(pid, addr, length, {
+        sync: flags.sync ?? false,
+        async: flags.async ?? false,
+        invalidate: flags.invalidate ?? false,
+      });
       return {};
     });
   }

@@ -4,11 +4,24 @@
  * fits in a JS number exactly and throws WireFormatError naming the field otherwise, so no value is
  * ever rounded.
  */
-import { Event as WireEvent, EventBatch as WireEventBatch, Persistence as WirePersistence, PowerLossPolicy as WirePolicy } from "./gen/daxsim/v1/events.js";
+import {
+  Event as WireEvent,
+  EventBatch as WireEventBatch,
+  Persistence as WirePersistence,
+  PowerLossPolicy as WirePolicy,
+} from "./gen/daxsim/v1/events.js";
 import { WireFormatError } from "./errors.js";
 import { decodeBatchFast, encodeBatchFast } from "./fast_codec.js";
 import type { Event, Persistence, PowerLossPolicy } from "./events.js";
-import { FLUSH_KIND_TABLE, OUTCOME_TABLE, PERSISTENCE_TABLE, POLICY_TABLE, SOURCE_TABLE, fromWireEnum, toWireEnum } from "./wire_enums.js";
+import {
+  FLUSH_KIND_TABLE,
+  OUTCOME_TABLE,
+  PERSISTENCE_TABLE,
+  POLICY_TABLE,
+  SOURCE_TABLE,
+  fromWireEnum,
+  toWireEnum,
+} from "./wire_enums.js";
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -75,7 +88,12 @@ export function eventToWire(node: string, ev: Event): WireEvent {
         ...header,
         kind: {
           $case: "fence",
-          value: { source: toWireEnum(SOURCE_TABLE, ev.source, "fence.source"), pid: ev.pid, vaddr: big(ev.vaddr, "fence.vaddr"), opId: big(ev.opId, "fence.op_id") },
+          value: {
+            source: toWireEnum(SOURCE_TABLE, ev.source, "fence.source"),
+            pid: ev.pid,
+            vaddr: big(ev.vaddr, "fence.vaddr"),
+            opId: big(ev.opId, "fence.op_id"),
+          },
         },
       };
     case "powerLoss":
@@ -86,7 +104,12 @@ export function eventToWire(node: string, ev: Event): WireEvent {
           value: {
             policy: toWireEnum(POLICY_TABLE, ev.policy, "power_loss.policy"),
             seed: seedToWire(ev.seed),
-            lines: ev.lines.map((d) => ({ line: big(d.line, "power_loss.lines.line"), versions: d.versions, kept: d.kept, wordKept: d.wordKept })),
+            lines: ev.lines.map((d) => ({
+              line: big(d.line, "power_loss.lines.line"),
+              versions: d.versions,
+              kept: d.kept,
+              wordKept: d.wordKept,
+            })),
             mediaSha256: ev.mediaSha256,
             persistence: toWireEnum(PERSISTENCE_TABLE, ev.persistence, "power_loss.persistence"),
             reason: ev.reason,
@@ -107,7 +130,11 @@ export function eventToWire(node: string, ev: Event): WireEvent {
             outcome: toWireEnum(OUTCOME_TABLE, ev.outcome, "fault.outcome"),
             pfn: big(ev.pfn, "fault.pfn"),
             sync: ev.sync,
-            unmapped: ev.unmapped.map((u) => ({ pid: u.pid, vaddr: big(u.vaddr, "fault.unmapped.vaddr"), zeroPage: u.zeroPage })),
+            unmapped: ev.unmapped.map((u) => ({
+              pid: u.pid,
+              vaddr: big(u.vaddr, "fault.unmapped.vaddr"),
+              zeroPage: u.zeroPage,
+            })),
             opId: big(ev.opId, "fault.op_id"),
           },
         },
@@ -187,7 +214,14 @@ export function eventFromWire(msg: WireEvent): Event {
     }
     case "fence": {
       const f = kind.value;
-      return { kind: "fence", ...header, source: fromWireEnum(SOURCE_TABLE, f.source, "fence.source"), pid: f.pid, vaddr: num(f.vaddr, "fence.vaddr"), opId: num(f.opId, "fence.op_id") };
+      return {
+        kind: "fence",
+        ...header,
+        source: fromWireEnum(SOURCE_TABLE, f.source, "fence.source"),
+        pid: f.pid,
+        vaddr: num(f.vaddr, "fence.vaddr"),
+        opId: num(f.opId, "fence.op_id"),
+      };
     }
     case "powerLoss": {
       const p = kind.value;
@@ -196,7 +230,12 @@ export function eventFromWire(msg: WireEvent): Event {
         ...header,
         policy: fromWireEnum(POLICY_TABLE, p.policy, "power_loss.policy"),
         seed: p.seed,
-        lines: p.lines.map((d) => ({ line: num(d.line, "power_loss.lines.line"), versions: d.versions, kept: d.kept, wordKept: d.wordKept })),
+        lines: p.lines.map((d) => ({
+          line: num(d.line, "power_loss.lines.line"),
+          versions: d.versions,
+          kept: d.kept,
+          wordKept: d.wordKept,
+        })),
         mediaSha256: p.mediaSha256,
         persistence: fromWireEnum(PERSISTENCE_TABLE, p.persistence, "power_loss.persistence"),
         reason: p.reason,
@@ -215,7 +254,11 @@ export function eventFromWire(msg: WireEvent): Event {
         outcome: fromWireEnum(OUTCOME_TABLE, f.outcome, "fault.outcome"),
         pfn: num(f.pfn, "fault.pfn"),
         sync: f.sync,
-        unmapped: f.unmapped.map((u) => ({ pid: u.pid, vaddr: num(u.vaddr, "fault.unmapped.vaddr"), zeroPage: u.zeroPage })),
+        unmapped: f.unmapped.map((u) => ({
+          pid: u.pid,
+          vaddr: num(u.vaddr, "fault.unmapped.vaddr"),
+          zeroPage: u.zeroPage,
+        })),
         opId: num(f.opId, "fault.op_id"),
       };
     }
@@ -289,7 +332,11 @@ export function decodeBatch(bytes: Uint8Array): DecodedBatch {
 export function encodeBatchGenerated(node: string, events: readonly Event[]): Uint8Array {
   const first = events[0];
   if (first === undefined) throw new WireFormatError("an EventBatch needs at least one event", "events");
-  const wire: WireEventBatch = { node, firstSeq: big(first.seq, "first_seq"), events: events.map((ev) => eventToWire(node, ev)) };
+  const wire: WireEventBatch = {
+    node,
+    firstSeq: big(first.seq, "first_seq"),
+    events: events.map((ev) => eventToWire(node, ev)),
+  };
   return WireEventBatch.encode(wire).finish();
 }
 

@@ -8,15 +8,7 @@
  */
 
 export type Source =
-  | "unspecified"
-  | "direct"
-  | "syscall"
-  | "mmap"
-  | "metadata"
-  | "journal"
-  | "zeroing"
-  | "writeback"
-  | "recovery";
+  "unspecified" | "direct" | "syscall" | "mmap" | "metadata" | "journal" | "zeroing" | "writeback" | "recovery";
 
 export type FlushKind = "clwb" | "clflushopt" | "clflush" | "evict";
 
@@ -25,14 +17,7 @@ export type PowerLossPolicy = "strict" | "eadr-like" | "random" | "torn";
 export type Persistence = "adr" | "eadr";
 
 export type FaultOutcome =
-  | "zero-page"
-  | "allocated"
-  | "mapped"
-  | "mkwrite"
-  | "cow"
-  | "sigbus"
-  | "sigsegv"
-  | "page-cache";
+  "zero-page" | "allocated" | "mapped" | "mkwrite" | "cow" | "sigbus" | "sigsegv" | "page-cache";
 
 /** The envelope every event carries. The node id is carried by the log, not by each event. */
 export interface EventHeader {

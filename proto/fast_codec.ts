@@ -107,7 +107,8 @@ function uintField(field: number, value: number): number {
 }
 
 function checkU53(value: number, field: string): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new WireFormatError(`${field}: ${value} is not an integer in [0, 2^53)`, field);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new WireFormatError(`${field}: ${value} is not an integer in [0, 2^53)`, field);
 }
 
 function storeBodySize(ev: StoreEvent): number {
@@ -126,7 +127,15 @@ function storeBodySize(ev: StoreEvent): number {
 }
 
 function flushBodySize(ev: FlushEvent): number {
-  return uintField(1, ev.addr) + uintField(2, ev.lines) + uintField(3, FLUSH_CODES[ev.flushKind]) + uintField(4, SOURCE_CODES[ev.source]) + uintField(5, ev.pid) + uintField(6, ev.vaddr) + uintField(7, ev.opId);
+  return (
+    uintField(1, ev.addr) +
+    uintField(2, ev.lines) +
+    uintField(3, FLUSH_CODES[ev.flushKind]) +
+    uintField(4, SOURCE_CODES[ev.source]) +
+    uintField(5, ev.pid) +
+    uintField(6, ev.vaddr) +
+    uintField(7, ev.opId)
+  );
 }
 
 function fenceBodySize(ev: FenceEvent): number {
@@ -144,14 +153,16 @@ function checkFast(ev: StoreEvent | FlushEvent | FenceEvent): void {
   checkU53(ev.time, "time");
   checkU53(ev.vaddr, `${ev.kind}.vaddr`);
   checkU53(ev.opId, `${ev.kind}.op_id`);
-  if (SOURCE_CODES[ev.source] === undefined) throw new WireFormatError(`${ev.kind}.source: unknown value ${String(ev.source)}`, `${ev.kind}.source`);
+  if (SOURCE_CODES[ev.source] === undefined)
+    throw new WireFormatError(`${ev.kind}.source: unknown value ${String(ev.source)}`, `${ev.kind}.source`);
   if (ev.kind === "store") {
     checkU53(ev.addr, "store.addr");
     checkU53(ev.inode, "store.inode");
     checkU53(ev.fileOffset, "store.file_offset");
   } else if (ev.kind === "flush") {
     checkU53(ev.addr, "flush.addr");
-    if (FLUSH_CODES[ev.flushKind] === undefined) throw new WireFormatError(`flush.kind: unknown value ${String(ev.flushKind)}`, "flush.kind");
+    if (FLUSH_CODES[ev.flushKind] === undefined)
+      throw new WireFormatError(`flush.kind: unknown value ${String(ev.flushKind)}`, "flush.kind");
   }
 }
 
@@ -167,7 +178,13 @@ function writeEvent(w: Writer, nodeBytes: Uint8Array, ev: Event): void {
   const body = ev.kind === "store" ? storeBodySize(ev) : ev.kind === "flush" ? flushBodySize(ev) : fenceBodySize(ev);
   const kindTag = ev.kind === "store" ? 82 : ev.kind === "flush" ? 90 : 98;
   const size =
-    (nodeBytes.length === 0 ? 0 : 1 + varintSize(nodeBytes.length) + nodeBytes.length) + uintField(2, ev.seq) + uintField(3, ev.boot) + uintField(4, ev.time) + 1 + varintSize(body) + body;
+    (nodeBytes.length === 0 ? 0 : 1 + varintSize(nodeBytes.length) + nodeBytes.length) +
+    uintField(2, ev.seq) +
+    uintField(3, ev.boot) +
+    uintField(4, ev.time) +
+    1 +
+    varintSize(body) +
+    body;
   w.varint(26); // EventBatch.events
   w.varint(size);
   if (nodeBytes.length > 0) {
@@ -326,37 +343,103 @@ function sourceOf(code: number): Source {
 
 function decodeFastKind(r: Reader, kind: number, seq: number, boot: number, time: number, copyData: boolean): Event {
   if (kind === 10) {
-    const ev: StoreEvent = { kind: "store", seq, boot, time, addr: 0, data: EMPTY_BYTES, nonTemporal: false, source: "unspecified", pid: 0, vaddr: 0, opId: 0, inode: 0, fileOffset: 0, beyondEof: false };
+    const ev: StoreEvent = {
+      kind: "store",
+      seq,
+      boot,
+      time,
+      addr: 0,
+      data: EMPTY_BYTES,
+      nonTemporal: false,
+      source: "unspecified",
+      pid: 0,
+      vaddr: 0,
+      opId: 0,
+      inode: 0,
+      fileOffset: 0,
+      beyondEof: false,
+    };
     while (r.pos < r.end) {
       switch (r.varint()) {
-        case 8: ev.addr = r.varint(); break;
-        case 18: { const e = r.delimited(); const s = r.fieldStart; ev.data = copyData ? copyOf(r.buf, s, e) : r.buf.subarray(s, e); break; }
-        case 24: ev.nonTemporal = r.varint32() !== 0; break;
-        case 32: ev.source = sourceOf(r.varint32()); break;
-        case 40: ev.pid = r.varint32(); break;
-        case 48: ev.vaddr = r.varint(); break;
-        case 56: ev.inode = r.varint(); break;
-        case 64: ev.fileOffset = r.varint(); break;
-        case 72: ev.beyondEof = r.varint32() !== 0; break;
-        case 80: ev.opId = r.varint(); break;
-        default: throw NOT_CANONICAL;
+        case 8:
+          ev.addr = r.varint();
+          break;
+        case 18: {
+          const e = r.delimited();
+          const s = r.fieldStart;
+          ev.data = copyData ? copyOf(r.buf, s, e) : r.buf.subarray(s, e);
+          break;
+        }
+        case 24:
+          ev.nonTemporal = r.varint32() !== 0;
+          break;
+        case 32:
+          ev.source = sourceOf(r.varint32());
+          break;
+        case 40:
+          ev.pid = r.varint32();
+          break;
+        case 48:
+          ev.vaddr = r.varint();
+          break;
+        case 56:
+          ev.inode = r.varint();
+          break;
+        case 64:
+          ev.fileOffset = r.varint();
+          break;
+        case 72:
+          ev.beyondEof = r.varint32() !== 0;
+          break;
+        case 80:
+          ev.opId = r.varint();
+          break;
+        default:
+          throw NOT_CANONICAL;
       }
     }
     return ev;
   }
   if (kind === 11) {
-    const ev: FlushEvent = { kind: "flush", seq, boot, time, addr: 0, lines: 0, flushKind: "clwb", source: "unspecified", pid: 0, vaddr: 0, opId: 0 };
+    const ev: FlushEvent = {
+      kind: "flush",
+      seq,
+      boot,
+      time,
+      addr: 0,
+      lines: 0,
+      flushKind: "clwb",
+      source: "unspecified",
+      pid: 0,
+      vaddr: 0,
+      opId: 0,
+    };
     let code = 0;
     while (r.pos < r.end) {
       switch (r.varint()) {
-        case 8: ev.addr = r.varint(); break;
-        case 16: ev.lines = r.varint32(); break;
-        case 24: code = r.varint32(); break;
-        case 32: ev.source = sourceOf(r.varint32()); break;
-        case 40: ev.pid = r.varint32(); break;
-        case 48: ev.vaddr = r.varint(); break;
-        case 56: ev.opId = r.varint(); break;
-        default: throw NOT_CANONICAL;
+        case 8:
+          ev.addr = r.varint();
+          break;
+        case 16:
+          ev.lines = r.varint32();
+          break;
+        case 24:
+          code = r.varint32();
+          break;
+        case 32:
+          ev.source = sourceOf(r.varint32());
+          break;
+        case 40:
+          ev.pid = r.varint32();
+          break;
+        case 48:
+          ev.vaddr = r.varint();
+          break;
+        case 56:
+          ev.opId = r.varint();
+          break;
+        default:
+          throw NOT_CANONICAL;
       }
     }
     const flushKind = FLUSH_KINDS[code];
@@ -367,11 +450,20 @@ function decodeFastKind(r: Reader, kind: number, seq: number, boot: number, time
   const ev: FenceEvent = { kind: "fence", seq, boot, time, source: "unspecified", pid: 0, vaddr: 0, opId: 0 };
   while (r.pos < r.end) {
     switch (r.varint()) {
-      case 8: ev.source = sourceOf(r.varint32()); break;
-      case 16: ev.pid = r.varint32(); break;
-      case 24: ev.opId = r.varint(); break;
-      case 32: ev.vaddr = r.varint(); break;
-      default: throw NOT_CANONICAL;
+      case 8:
+        ev.source = sourceOf(r.varint32());
+        break;
+      case 16:
+        ev.pid = r.varint32();
+        break;
+      case 24:
+        ev.opId = r.varint();
+        break;
+      case 32:
+        ev.vaddr = r.varint();
+        break;
+      default:
+        throw NOT_CANONICAL;
     }
   }
   return ev;
@@ -390,7 +482,15 @@ function sameBytes(buf: Uint8Array, start: number, end: number, other: Uint8Arra
  * kind field, which the encoders write last; otherwise it must fill [start, limit) exactly. The node
  * comes back as `knownNode` when its bytes are `knownNodeBytes` (no string decoding per event).
  */
-function fastEvent(buf: Uint8Array, start: number, limit: number, run: boolean, copyData: boolean, knownNode: string, knownNodeBytes: Uint8Array): { node: string; event: Event; end: number } | undefined {
+function fastEvent(
+  buf: Uint8Array,
+  start: number,
+  limit: number,
+  run: boolean,
+  copyData: boolean,
+  knownNode: string,
+  knownNodeBytes: Uint8Array,
+): { node: string; event: Event; end: number } | undefined {
   const r = eventReader.at(buf, start, limit);
   let node = "";
   let seq = 0;
@@ -407,15 +507,28 @@ function fastEvent(buf: Uint8Array, start: number, limit: number, run: boolean, 
         node = sameBytes(buf, r.fieldStart, e, knownNodeBytes) ? knownNode : nodeAt(buf, r.fieldStart, e);
         break;
       }
-      case 16: seq = r.varint(); break;
-      case 24: boot = r.varint32(); break;
-      case 32: time = r.varint(); break;
-      case 82: case 90: case 98: case 106: case 114: case 122: case 130:
+      case 16:
+        seq = r.varint();
+        break;
+      case 24:
+        boot = r.varint32();
+        break;
+      case 32:
+        time = r.varint();
+        break;
+      case 82:
+      case 90:
+      case 98:
+      case 106:
+      case 114:
+      case 122:
+      case 130:
         kind = tag >>> 3;
         kindEnd = r.delimited();
         kindStart = r.fieldStart;
         break;
-      default: throw NOT_CANONICAL;
+      default:
+        throw NOT_CANONICAL;
     }
   }
   if (kind < 10 || kind > 12) return undefined;
@@ -430,8 +543,14 @@ function fastEvent(buf: Uint8Array, start: number, limit: number, run: boolean, 
  * of the SQLite log), exactly as decodeEvent() would. With `copyData`, store data is copied out, so
  * events do not keep `buf` alive.
  */
-export function decodeEventRange(buf: Uint8Array, start: number, end: number, copyData: boolean): { node: string; event: Event } {
-  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > buf.length || start > end) throw new RangeError(`decodeEventRange: [${start}, ${end}) is not inside ${buf.length} bytes`);
+export function decodeEventRange(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  copyData: boolean,
+): { node: string; event: Event } {
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > buf.length || start > end)
+    throw new RangeError(`decodeEventRange: [${start}, ${end}) is not inside ${buf.length} bytes`);
   try {
     const fast = fastEvent(buf, start, end, false, copyData, "", EMPTY_BYTES);
     if (fast !== undefined) return { node: fast.node, event: fast.event };
@@ -446,7 +565,11 @@ export function decodeEventRange(buf: Uint8Array, start: number, end: number, co
  * log), copying store data out, and says where it ends. Undefined when it is not a canonically laid
  * out Store, Flush or Fence: the caller decodes it another way (e.g. row by row).
  */
-export function decodeEventInRunFast(buf: Uint8Array, start: number, limit: number): { node: string; event: Event; end: number } | undefined {
+export function decodeEventInRunFast(
+  buf: Uint8Array,
+  start: number,
+  limit: number,
+): { node: string; event: Event; end: number } | undefined {
   try {
     return fastEvent(buf, start, limit, true, true, "", EMPTY_BYTES);
   } catch (error) {
@@ -470,10 +593,21 @@ export function decodeBatchFast(bytes: Uint8Array): DecodedBatch {
     const ranges: number[] = [];
     while (r.pos < bytes.length) {
       switch (r.varint()) {
-        case 10: { const e = r.delimited(); node = utf8Decoder.decode(bytes.subarray(r.fieldStart, e)); break; }
-        case 16: firstSeq = r.varint(); break;
-        case 26: { const e = r.delimited(); ranges.push(r.fieldStart, e); break; }
-        default: throw NOT_CANONICAL;
+        case 10: {
+          const e = r.delimited();
+          node = utf8Decoder.decode(bytes.subarray(r.fieldStart, e));
+          break;
+        }
+        case 16:
+          firstSeq = r.varint();
+          break;
+        case 26: {
+          const e = r.delimited();
+          ranges.push(r.fieldStart, e);
+          break;
+        }
+        default:
+          throw NOT_CANONICAL;
       }
     }
     if (node === "" || ranges.length === 0 || firstSeq < 1) throw NOT_CANONICAL; // the generated path says which
@@ -490,7 +624,8 @@ export function decodeBatchFast(bytes: Uint8Array): DecodedBatch {
         } catch {
           throw NOT_CANONICAL;
         }
-        if (wire.node !== "" && wire.node !== node) throw new WireFormatError(`event ${i} belongs to node ${wire.node}, batch to ${node}`, "events.node");
+        if (wire.node !== "" && wire.node !== node)
+          throw new WireFormatError(`event ${i} belongs to node ${wire.node}, batch to ${node}`, "events.node");
         events.push(checkBatchEvent(node, firstSeq, i, wire.node, eventFromWire(wire)));
       } else {
         events.push(checkBatchEvent(node, firstSeq, i, fast.node, fast.event));
@@ -504,7 +639,9 @@ export function decodeBatchFast(bytes: Uint8Array): DecodedBatch {
 }
 
 function checkBatchEvent(batchNode: string, firstSeq: number, i: number, node: string, event: Event): Event {
-  if (node !== "" && node !== batchNode) throw new WireFormatError(`event ${i} belongs to node ${node}, batch to ${batchNode}`, "events.node");
-  if (event.seq !== firstSeq + i) throw new WireFormatError(`event ${i} has seq ${event.seq}, expected ${firstSeq + i}`, "events.seq");
+  if (node !== "" && node !== batchNode)
+    throw new WireFormatError(`event ${i} belongs to node ${node}, batch to ${batchNode}`, "events.node");
+  if (event.seq !== firstSeq + i)
+    throw new WireFormatError(`event ${i} has seq ${event.seq}, expected ${firstSeq + i}`, "events.seq");
   return event;
 }

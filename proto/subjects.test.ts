@@ -22,9 +22,38 @@ describe("subjects", () => {
 describe("batch layout", () => {
   it("batch layout: each event's bytes inside a batch are exactly encodeEvent's", () => {
     const events: Event[] = [
-      { kind: "store", seq: 9, boot: 1, time: 5, addr: 4096, data: new Uint8Array([1, 2, 3]), nonTemporal: true, source: "mmap", pid: 3, vaddr: 77, opId: 8, inode: 2, fileOffset: 100, beyondEof: true },
+      {
+        kind: "store",
+        seq: 9,
+        boot: 1,
+        time: 5,
+        addr: 4096,
+        data: new Uint8Array([1, 2, 3]),
+        nonTemporal: true,
+        source: "mmap",
+        pid: 3,
+        vaddr: 77,
+        opId: 8,
+        inode: 2,
+        fileOffset: 100,
+        beyondEof: true,
+      },
       { kind: "fence", seq: 10, boot: 1, time: 6, ...DIRECT },
-      { kind: "op", seq: 11, boot: 1, time: 7, startSeq: 9, pid: 3, name: "fsync", argsJson: "{}", result: -1, errno: "EIO", signal: "", inode: 2, sizeAfter: 0 },
+      {
+        kind: "op",
+        seq: 11,
+        boot: 1,
+        time: 7,
+        startSeq: 9,
+        pid: 3,
+        name: "fsync",
+        argsJson: "{}",
+        result: -1,
+        errno: "EIO",
+        signal: "",
+        inode: 2,
+        sizeAfter: 0,
+      },
     ];
     const bytes = encodeBatch("n1", events);
     const layout = eventBatchLayout(bytes);

@@ -52,7 +52,8 @@ export function nodeOfSubject(subject: string): string | undefined {
 
 /** `Nats-Msg-Id` of the batch of `node` whose first event has seq `firstSeq`. */
 export function batchMsgId(node: string, firstSeq: number): string {
-  if (!Number.isSafeInteger(firstSeq) || firstSeq < 1) throw new RangeError(`firstSeq ${firstSeq} must be an integer ≥ 1`);
+  if (!Number.isSafeInteger(firstSeq) || firstSeq < 1)
+    throw new RangeError(`firstSeq ${firstSeq} must be an integer ≥ 1`);
   return `${checkNodeId(node)}:${firstSeq}`;
 }
 

@@ -29,7 +29,9 @@ export class NodeNotFoundError extends ReplayError {
     readonly node: string,
     readonly knownNodes: readonly string[],
   ) {
-    super(`the log has no events of node "${node}"${knownNodes.length > 0 ? `; it has ${knownNodes.map((n) => `"${n}"`).join(", ")}` : "; it has no events at all"}`);
+    super(
+      `the log has no events of node "${node}"${knownNodes.length > 0 ? `; it has ${knownNodes.map((n) => `"${n}"`).join(", ")}` : "; it has no events at all"}`,
+    );
   }
 }
 
@@ -43,7 +45,9 @@ export class LogGapError extends ReplayError {
     readonly foundSeq: number,
   ) {
     const what = missingFrom === missingTo ? `seq ${missingFrom} is` : `seqs ${missingFrom}..${missingTo} are`;
-    super(`node ${node}: ${what} missing from the log (the next event present is seq ${foundSeq}); a log with a hole is never replayed`);
+    super(
+      `node ${node}: ${what} missing from the log (the next event present is seq ${foundSeq}); a log with a hole is never replayed`,
+    );
   }
 }
 
@@ -137,8 +141,15 @@ export class PowerLossNotFoundError extends ReplayError {
     readonly seq: number | undefined,
     readonly powerLossSeqs: readonly number[],
   ) {
-    const known = powerLossSeqs.length === 0 ? "the node never lost power" : `its power losses are at seq ${powerLossSeqs.join(", ")}`;
-    super(seq === undefined ? `node ${node}: no power loss to report on: ${known}` : `node ${node}: seq ${seq} is not a power loss; ${known}`);
+    const known =
+      powerLossSeqs.length === 0
+        ? "the node never lost power"
+        : `its power losses are at seq ${powerLossSeqs.join(", ")}`;
+    super(
+      seq === undefined
+        ? `node ${node}: no power loss to report on: ${known}`
+        : `node ${node}: seq ${seq} is not a power loss; ${known}`,
+    );
   }
 }
 

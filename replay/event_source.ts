@@ -61,7 +61,8 @@ export class MemoryEventLog implements EventLogSource {
     let firstPowerLossPersistence: Persistence | undefined;
     for (const ev of this.events) {
       if (ev.kind !== "powerLoss") continue;
-      if (powerLossSeqs.length >= POWER_LOSSES_MAX) throw new RangeError(`more than ${POWER_LOSSES_MAX} power losses in one log`);
+      if (powerLossSeqs.length >= POWER_LOSSES_MAX)
+        throw new RangeError(`more than ${POWER_LOSSES_MAX} power losses in one log`);
       powerLossSeqs.push(ev.seq);
       firstPowerLossPersistence ??= ev.persistence;
     }

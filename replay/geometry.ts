@@ -28,7 +28,11 @@ export interface ResolvedGeometry extends DimmGeometry {
   persistenceFrom: GeometrySource | "default";
 }
 
-export async function resolveGeometry(source: EventLogSource, info: LogInfo, given: Partial<DimmGeometry> = {}): Promise<ResolvedGeometry> {
+export async function resolveGeometry(
+  source: EventLogSource,
+  info: LogInfo,
+  given: Partial<DimmGeometry> = {},
+): Promise<ResolvedGeometry> {
   let sizeBytes = given.sizeBytes;
   let sizeFrom: GeometrySource = "given";
   if (sizeBytes === undefined && info.dimm?.sizeBytes !== undefined) {
@@ -42,13 +46,17 @@ export async function resolveGeometry(source: EventLogSource, info: LogInfo, giv
   try {
     checkDimmSize(sizeBytes);
   } catch (error) {
-    throw new DimmGeometryError(`node ${source.node}: DIMM size ${sizeBytes} (${sizeFrom}) is not usable: ${(error as Error).message}`, { cause: error });
+    throw new DimmGeometryError(
+      `node ${source.node}: DIMM size ${sizeBytes} (${sizeFrom}) is not usable: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   let persistence: Persistence;
   let persistenceFrom: ResolvedGeometry["persistenceFrom"];
   if (given.persistence !== undefined) [persistence, persistenceFrom] = [given.persistence, "given"];
   else if (info.dimm?.persistence !== undefined) [persistence, persistenceFrom] = [info.dimm.persistence, "recorded"];
-  else if (info.firstPowerLossPersistence !== undefined) [persistence, persistenceFrom] = [info.firstPowerLossPersistence, "inferred"];
+  else if (info.firstPowerLossPersistence !== undefined)
+    [persistence, persistenceFrom] = [info.firstPowerLossPersistence, "inferred"];
   else [persistence, persistenceFrom] = ["adr", "default"];
   return { sizeBytes, persistence, sizeFrom, persistenceFrom };
 }
@@ -57,7 +65,11 @@ export async function resolveGeometry(source: EventLogSource, info: LogInfo, giv
 async function sizeFromSuperblock(source: EventLogSource, lastSeq: number): Promise<number> {
   // Small windows first: mkfs is at the very start, and reading further than needed would also
   // trip over damage later in the log before replay itself gets there to report it in order.
-  for (let after = 0, window = SCAN_WINDOW_EVENTS; after < Math.min(lastSeq, SUPERBLOCK_SCAN_EVENTS_MAX); after += window, window *= 4) {
+  for (
+    let after = 0, window = SCAN_WINDOW_EVENTS;
+    after < Math.min(lastSeq, SUPERBLOCK_SCAN_EVENTS_MAX);
+    after += window, window *= 4
+  ) {
     for await (const page of source.pages(after, Math.min(lastSeq, after + window))) {
       for (const ev of page) {
         const size = superblockSize(ev);
@@ -66,7 +78,12 @@ async function sizeFromSuperblock(source: EventLogSource, lastSeq: number): Prom
       }
     }
   }
-  return noSize(source.node, lastSeq > SUPERBLOCK_SCAN_EVENTS_MAX ? `no mkfs in the first ${SUPERBLOCK_SCAN_EVENTS_MAX} events` : "the log has no mkfs");
+  return noSize(
+    source.node,
+    lastSeq > SUPERBLOCK_SCAN_EVENTS_MAX
+      ? `no mkfs in the first ${SUPERBLOCK_SCAN_EVENTS_MAX} events`
+      : "the log has no mkfs",
+  );
 }
 
 function superblockSize(ev: Event): number | undefined {
@@ -76,5 +93,7 @@ function superblockSize(ev: Event): number | undefined {
 }
 
 function noSize(node: string, why: string): never {
-  throw new DimmGeometryError(`node ${node}: the DIMM size is not recorded with the log and cannot be inferred (${why}); give it (--dimm-size)`);
+  throw new DimmGeometryError(
+    `node ${node}: the DIMM size is not recorded with the log and cannot be inferred (${why}); give it (--dimm-size)`,
+  );
 }

@@ -42,7 +42,9 @@ function encodedOf(file: string, seq: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (open) => {
       if (open) return reject(open);
-      db.get<{ encoded: Buffer }>("SELECT encoded FROM events WHERE node = 'n1' AND seq = ?", [seq], (error, row) => db.close(() => (error || !row ? reject(error ?? new Error(`no seq ${seq}`)) : resolve(row.encoded))));
+      db.get<{ encoded: Buffer }>("SELECT encoded FROM events WHERE node = 'n1' AND seq = ?", [seq], (error, row) =>
+        db.close(() => (error || !row ? reject(error ?? new Error(`no seq ${seq}`)) : resolve(row.encoded))),
+      );
     });
   });
 }
@@ -72,7 +74,8 @@ describe("replay: golden logs", () => {
       const expected = JSON.parse(readFileSync(join(fixtures, `${name}.expected.json`), "utf8"));
       const { expected: actual, tables } = await expectedReports(join(fixtures, `${name}.sqlite`), "n1");
       expect(JSON.parse(JSON.stringify(actual))).toEqual(expected);
-      for (const [seq, table] of tables) expect(table).toBe(readFileSync(join(fixtures, `${name}.survival-${seq}.txt`), "utf8"));
+      for (const [seq, table] of tables)
+        expect(table).toBe(readFileSync(join(fixtures, `${name}.survival-${seq}.txt`), "utf8"));
     });
   }
 
@@ -102,10 +105,18 @@ describe("replay: golden logs", () => {
     try {
       const report = await survivalReport(log);
       const zeroed = report.beyondEof.find((b) => b.category === "zeroed");
-      expect(zeroed).toMatchObject({ fileOffset: 1000, reachedMedia: false, zeroedBy: { op: "ftruncate", reason: "extension", survived: true } });
+      expect(zeroed).toMatchObject({
+        fileOffset: 1000,
+        reachedMedia: false,
+        zeroedBy: { op: "ftruncate", reason: "extension", survived: true },
+      });
       const first = await survivalReport(log, { powerLossSeq: report.window.fromSeq - 1 });
       // Before the first power loss the extension was never synced: the durable beyond-EOF bytes stay.
-      expect(first.beyondEof.find((b) => b.fileOffset === 100)).toMatchObject({ category: "survived", durableBeforeLoss: true, zeroedBy: { reason: "extension", survived: false } });
+      expect(first.beyondEof.find((b) => b.fileOffset === 100)).toMatchObject({
+        category: "survived",
+        durableBeforeLoss: true,
+        zeroedBy: { reason: "extension", survived: false },
+      });
       expect(goldenSurvival(first)).toBeTruthy();
       expect(formatSurvival(first, "csv").split("\n")[0]).toMatch(/^section,seq/);
     } finally {
@@ -152,7 +163,9 @@ describe("replay: tampered and truncated logs", () => {
     const { event } = decodeEvent(await encodedOf(file, 59));
     if (event.kind !== "powerLoss") throw new Error("seq 59 is not the power loss");
     const forged = { ...event, mediaSha256: new Uint8Array(32).fill(0x11) };
-    await sql(file, "UPDATE events SET encoded = ? WHERE node = 'n1' AND seq = 59", [Buffer.from(encodeEvent("n1", forged))]);
+    await sql(file, "UPDATE events SET encoded = ? WHERE node = 'n1' AND seq = 59", [
+      Buffer.from(encodeEvent("n1", forged)),
+    ]);
     await sql(file, "UPDATE power_losses SET media_sha256 = ? WHERE node = 'n1' AND seq = 59", ["11".repeat(32)]);
     const error = await replayError(file);
     expect(error).toBeInstanceOf(ReplayDivergenceError);
@@ -165,7 +178,13 @@ describe("replay: tampered and truncated logs", () => {
     expect(await replayError(file)).toMatchObject({ name: "LogRowMismatchError", seq: 50, column: "address" });
     const other = copyOf("policies");
     await sql(other, "UPDATE events SET source = 'syscall' WHERE node = 'n1' AND seq = 50");
-    expect(await replayError(other)).toMatchObject({ name: "LogRowMismatchError", seq: 50, column: "source", rowValue: "syscall", eventValue: "mmap" });
+    expect(await replayError(other)).toMatchObject({
+      name: "LogRowMismatchError",
+      seq: 50,
+      column: "source",
+      rowValue: "syscall",
+      eventValue: "mmap",
+    });
   });
 
   it("tamper: with the column check off, an edited column passes but an edited event still does not", async () => {
@@ -181,7 +200,11 @@ describe("replay: tampered and truncated logs", () => {
     await sql(file, "UPDATE power_losses SET media_sha256 = ? WHERE node = 'n1' AND seq = 72", ["33".repeat(32)]);
     const again = await SqliteEventLog.open(file, "n1", { columnCheck: false });
     try {
-      await expect(replayLog(again)).rejects.toMatchObject({ name: "LogRowMismatchError", seq: 72, column: "power_losses.media_sha256" });
+      await expect(replayLog(again)).rejects.toMatchObject({
+        name: "LogRowMismatchError",
+        seq: 72,
+        column: "power_losses.media_sha256",
+      });
     } finally {
       await again.close();
     }
@@ -189,12 +212,18 @@ describe("replay: tampered and truncated logs", () => {
 
   it("tamper: cut encoded bytes are a corrupt event; another event's bytes in a row are a duplicate", async () => {
     const cut = copyOf("beyond_eof");
-    await sql(cut, "UPDATE events SET encoded = substr(encoded, 1, length(encoded) - 3) WHERE node = 'n1' AND seq = 46");
+    await sql(
+      cut,
+      "UPDATE events SET encoded = substr(encoded, 1, length(encoded) - 3) WHERE node = 'n1' AND seq = 46",
+    );
     const corrupt = await replayError(cut);
     expect(corrupt).toBeInstanceOf(LogCorruptEventError);
     expect(corrupt).toMatchObject({ seq: 46 });
     const dup = copyOf("beyond_eof");
-    await sql(dup, "UPDATE events SET encoded = (SELECT encoded FROM events WHERE node = 'n1' AND seq = 45) WHERE node = 'n1' AND seq = 46");
+    await sql(
+      dup,
+      "UPDATE events SET encoded = (SELECT encoded FROM events WHERE node = 'n1' AND seq = 45) WHERE node = 'n1' AND seq = 46",
+    );
     const duplicate = await replayError(dup);
     expect(duplicate).toBeInstanceOf(LogDuplicateError);
     expect(duplicate).toMatchObject({ seq: 45, atSeq: 46 });

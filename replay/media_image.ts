@@ -20,7 +20,9 @@ export function writeMediaImage(state: DimmState, path: string): ImageHeader {
   });
   const own = state.mediaSha256();
   if (!own.equals(header.mediaSha256)) {
-    throw new Error(`writeMediaImage: wrote media hash ${header.mediaSha256.toString("hex")} but the replayed DIMM's is ${own.toString("hex")}`);
+    throw new Error(
+      `writeMediaImage: wrote media hash ${header.mediaSha256.toString("hex")} but the replayed DIMM's is ${own.toString("hex")}`,
+    );
   }
   return header;
 }

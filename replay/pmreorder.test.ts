@@ -4,7 +4,15 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Event } from "../proto/index.js";
 import { fixturesDir, recordWorkload } from "../scripts/make_replay_fixtures.js";
-import { MemoryEventLog, PMREORDER_MAP_BASE_DEFAULT, PmreorderParseError, exportPmreorder, parsePmreorderLog, replayLog, writeRawMedia } from "./index.js";
+import {
+  MemoryEventLog,
+  PMREORDER_MAP_BASE_DEFAULT,
+  PmreorderParseError,
+  exportPmreorder,
+  parsePmreorderLog,
+  replayLog,
+  writeRawMedia,
+} from "./index.js";
 import type { PmreorderEntry } from "./index.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "daxsim-pmreorder-"));
@@ -21,7 +29,11 @@ async function exported(events: Event[], options: { fromSeq?: number; media?: st
 }
 
 /** Walks the parsed entries along the log's events; every entry must be accounted for. */
-function checkAgainstLog(entries: PmreorderEntry[], events: Event[], base: bigint): { stores: number; flushes: number; fences: number } {
+function checkAgainstLog(
+  entries: PmreorderEntry[],
+  events: Event[],
+  base: bigint,
+): { stores: number; flushes: number; fences: number } {
   let i = 0;
   const next = (): PmreorderEntry => {
     const e = entries[i++];
@@ -46,7 +58,11 @@ function checkAgainstLog(entries: PmreorderEntry[], events: Event[], base: bigin
       if (ev.nonTemporal) {
         const f = next();
         const first = Math.floor(ev.addr / 64) * 64;
-        expect(f).toEqual({ op: "FLUSH", address: base + BigInt(first), size: BigInt(Math.ceil((ev.addr + ev.data.length) / 64) * 64 - first) });
+        expect(f).toEqual({
+          op: "FLUSH",
+          address: base + BigInt(first),
+          size: BigInt(Math.ceil((ev.addr + ev.data.length) / 64) * 64 - first),
+        });
       }
     } else if (ev.kind === "flush") {
       expect(next()).toEqual({ op: "FLUSH", address: base + BigInt(ev.addr), size: BigInt(ev.lines * 64) });
@@ -69,7 +85,13 @@ describe("replay: pmreorder export", () => {
       expect(text.startsWith("START|REGISTER_FILE;/tmp/media;0x7f0000000000;0x1000000;0x0|")).toBe(true);
       expect(text.endsWith("|STOP\n")).toBe(true);
       const entries = parsePmreorderLog(text);
-      expect(entries[0]).toEqual({ op: "REGISTER_FILE", name: "/tmp/media", address: BigInt(PMREORDER_MAP_BASE_DEFAULT), size: 16n << 20n, offset: 0n });
+      expect(entries[0]).toEqual({
+        op: "REGISTER_FILE",
+        name: "/tmp/media",
+        address: BigInt(PMREORDER_MAP_BASE_DEFAULT),
+        size: 16n << 20n,
+        offset: 0n,
+      });
       const counts = checkAgainstLog(entries.slice(1), events, BigInt(PMREORDER_MAP_BASE_DEFAULT));
       expect(counts.stores).toBe(events.filter((e) => e.kind === "store").length);
       expect(counts.fences).toBe(events.filter((e) => e.kind === "fence").length);
@@ -86,7 +108,11 @@ describe("replay: pmreorder export", () => {
     const at39 = await replayLog(new MemoryEventLog("n1", events), { atSeq: 39 });
     const durable = Buffer.alloc(1 << 20);
     at39.state.readMedia(0, durable);
-    expect(readFileSync(media).subarray(0, 1 << 20).equals(durable)).toBe(true);
+    expect(
+      readFileSync(media)
+        .subarray(0, 1 << 20)
+        .equals(durable),
+    ).toBe(true);
   });
 
   it("pmreorder: the parser follows pmreorder's rules: START/STOP bounds, little-endian values, markers, bad entries", () => {

@@ -71,10 +71,18 @@ export interface PmreorderExportStats {
  * Writes the store log of `source` to `write` (called with text chunks, in order). The log is
  * replayed (and verified) through toSeq on the way, so only a log that replays cleanly exports.
  */
-export async function exportPmreorder(source: EventLogSource, write: (text: string) => void, options: PmreorderExportOptions): Promise<PmreorderExportStats> {
-  if (SEPARATORS.test(options.mediaPath)) throw new PmreorderExportError(`media path ${JSON.stringify(options.mediaPath)} contains "|", ";" or a newline, which the store-log format cannot carry`);
+export async function exportPmreorder(
+  source: EventLogSource,
+  write: (text: string) => void,
+  options: PmreorderExportOptions,
+): Promise<PmreorderExportStats> {
+  if (SEPARATORS.test(options.mediaPath))
+    throw new PmreorderExportError(
+      `media path ${JSON.stringify(options.mediaPath)} contains "|", ";" or a newline, which the store-log format cannot carry`,
+    );
   const base = options.mapBase ?? PMREORDER_MAP_BASE_DEFAULT;
-  if (!Number.isSafeInteger(base) || base < 0) throw new PmreorderExportError(`map base ${base} must be a non-negative safe integer`);
+  if (!Number.isSafeInteger(base) || base < 0)
+    throw new PmreorderExportError(`map base ${base} must be a non-negative safe integer`);
   const fromSeq = options.fromSeq ?? 1;
   let buffer = "";
   const emit = (entry: string): void => {
@@ -84,7 +92,14 @@ export async function exportPmreorder(source: EventLogSource, write: (text: stri
       buffer = "";
     }
   };
-  const stats: PmreorderExportStats = { stores: 0, storeEntries: 0, flushEntries: 0, fenceEntries: 0, fromSeq, toSeq: 0 };
+  const stats: PmreorderExportStats = {
+    stores: 0,
+    storeEntries: 0,
+    flushEntries: 0,
+    fenceEntries: 0,
+    fromSeq,
+    toSeq: 0,
+  };
   let started = false;
   const start = (state: DimmState): void => {
     started = true;
@@ -213,7 +228,8 @@ export class PmreorderParseError extends Error {
 }
 
 function parseHex(text: string | undefined, what: string): bigint {
-  if (text === undefined || !/^0x[0-9a-fA-F]+$/.test(text)) throw new PmreorderParseError(`${what}: ${JSON.stringify(text)} is not a 0x hex number`);
+  if (text === undefined || !/^0x[0-9a-fA-F]+$/.test(text))
+    throw new PmreorderParseError(`${what}: ${JSON.stringify(text)} is not a 0x hex number`);
   return BigInt(text);
 }
 
@@ -238,14 +254,19 @@ export function parsePmreorderLog(text: string): PmreorderEntry[] {
         const address = parseHex(fields[1], "STORE address");
         const value = parseHex(fields[2], "STORE value");
         const size = Number(parseHex(fields[3], "STORE size"));
-        if (value >> BigInt(8 * size) !== 0n) throw new PmreorderParseError(`STORE value ${fields[2]} does not fit in ${size} bytes`);
+        if (value >> BigInt(8 * size) !== 0n)
+          throw new PmreorderParseError(`STORE value ${fields[2]} does not fit in ${size} bytes`);
         const bytes = new Uint8Array(size);
         for (let i = 0; i < size; i++) bytes[i] = Number((value >> BigInt(8 * i)) & 0xffn);
         entries.push({ op: "STORE", address, size, value: bytes });
         break;
       }
       case "FLUSH":
-        entries.push({ op: "FLUSH", address: parseHex(fields[1], "FLUSH address"), size: parseHex(fields[2], "FLUSH size") });
+        entries.push({
+          op: "FLUSH",
+          address: parseHex(fields[1], "FLUSH address"),
+          size: parseHex(fields[2], "FLUSH size"),
+        });
         break;
       case "FENCE":
         entries.push({ op: "FENCE" });
@@ -261,7 +282,10 @@ export function parsePmreorderLog(text: string): PmreorderEntry[] {
         break;
       default: {
         const name = fields[0] ?? "";
-        if (!name.endsWith(".BEGIN") && !name.endsWith(".END")) throw new PmreorderParseError(`unknown entry ${JSON.stringify(part)}: not an operation and not a .BEGIN/.END marker`);
+        if (!name.endsWith(".BEGIN") && !name.endsWith(".END"))
+          throw new PmreorderParseError(
+            `unknown entry ${JSON.stringify(part)}: not an operation and not a .BEGIN/.END marker`,
+          );
         entries.push({ op: "MARKER", name });
       }
     }

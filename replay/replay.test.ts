@@ -21,8 +21,16 @@ const dir = mkdtempSync(join(tmpdir(), "daxsim-replay-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs workload ops on a fresh 16 MiB machine; returns its events and the machine. */
-function record(ops: unknown[], options: { persistence?: "adr" | "eadr" } = {}): { events: Event[]; machine: ReturnType<typeof machineForWorkload> } {
-  const workload = parseWorkload({ dimm: { size: "16M", persistence: options.persistence ?? "adr" }, mount: "dax,zero-on-extend=block", seed: 5, ops });
+function record(
+  ops: unknown[],
+  options: { persistence?: "adr" | "eadr" } = {},
+): { events: Event[]; machine: ReturnType<typeof machineForWorkload> } {
+  const workload = parseWorkload({
+    dimm: { size: "16M", persistence: options.persistence ?? "adr" },
+    mount: "dax,zero-on-extend=block",
+    seed: 5,
+    ops,
+  });
   const sink = new MemorySink();
   const machine = machineForWorkload(workload.settings, new EventLog(sink, new StepClock(25)));
   const records = new WorkloadSession(machine, { seed: 5n }).exec(workload.rawOps);
@@ -52,7 +60,12 @@ describe("replay: rebuild and verify", () => {
     expect(result.mediaSha256).toBe(machine.dimm.mediaSha256().toString("hex"));
     const checkpoints = events.filter((e) => e.kind === "powerLoss" || e.kind === "mount").length;
     expect(result.hashesChecked).toBe(checkpoints);
-    expect(result.dimm).toMatchObject({ sizeBytes: 16 << 20, persistence: "adr", sizeFrom: "inferred", persistenceFrom: "inferred" });
+    expect(result.dimm).toMatchObject({
+      sizeBytes: 16 << 20,
+      persistence: "adr",
+      sizeFrom: "inferred",
+      persistenceFrom: "inferred",
+    });
     expect(result.boot).toBe(2);
   });
 
@@ -70,7 +83,9 @@ describe("replay: rebuild and verify", () => {
       else if (ev.kind === "fence") dimm.fence(ev);
     }
     expect(result.mediaSha256).toBe(dimm.mediaSha256().toString("hex"));
-    await expect(replayLog(new MemoryEventLog("n1", events), { atSeq: events.length + 5 })).rejects.toBeInstanceOf(LogTruncatedError);
+    await expect(replayLog(new MemoryEventLog("n1", events), { atSeq: events.length + 5 })).rejects.toBeInstanceOf(
+      LogTruncatedError,
+    );
   });
 
   it("replay: a changed hash in a PowerLoss event stops replay there, naming seq, kind and both hashes", async () => {
@@ -92,7 +107,9 @@ describe("replay: rebuild and verify", () => {
     const edited = Uint8Array.from(victim.data);
     edited[0] = edited[0]! ^ 0xff;
     const tampered = events.map((e) => (e === victim ? { ...victim, data: edited } : e));
-    const error = (await replayLog(new MemoryEventLog("n1", tampered)).catch((e: unknown) => e)) as ReplayDivergenceError;
+    const error = (await replayLog(new MemoryEventLog("n1", tampered)).catch(
+      (e: unknown) => e,
+    )) as ReplayDivergenceError;
     expect(error).toBeInstanceOf(ReplayDivergenceError);
     const next = events.find((e) => e.seq > victim.seq && (e.kind === "powerLoss" || e.kind === "mount"))!;
     expect(error.seq).toBe(next.seq);
@@ -103,13 +120,22 @@ describe("replay: rebuild and verify", () => {
     const loss = events.find((e) => e.kind === "powerLoss" && e.lines.length > 0)!;
     if (loss.kind !== "powerLoss") throw new Error("unreachable");
     const tampered = events.map((e) => (e === loss ? { ...loss, lines: loss.lines.slice(1) } : e));
-    await expect(replayLog(new MemoryEventLog("n1", tampered))).rejects.toMatchObject({ name: "ReplayDivergenceError", seq: loss.seq, kind: "powerLoss" });
+    await expect(replayLog(new MemoryEventLog("n1", tampered))).rejects.toMatchObject({
+      name: "ReplayDivergenceError",
+      seq: loss.seq,
+      kind: "powerLoss",
+    });
   });
 
   it("replay: a missing seq and a duplicated one are reported as such", async () => {
     const { events } = record(WORK);
     const gap = events.filter((e) => e.seq !== 30);
-    await expect(replayLog(new MemoryEventLog("n1", gap))).rejects.toMatchObject({ name: "LogGapError", missingFrom: 30, missingTo: 30, foundSeq: 31 });
+    await expect(replayLog(new MemoryEventLog("n1", gap))).rejects.toMatchObject({
+      name: "LogGapError",
+      missingFrom: 30,
+      missingTo: 30,
+      foundSeq: 31,
+    });
     const duplicate = [...events.slice(0, 40), events[38]!, ...events.slice(40)];
     const error = await replayLog(new MemoryEventLog("n1", duplicate)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LogDuplicateError);
@@ -126,7 +152,9 @@ describe("replay: rebuild and verify", () => {
     await expect(replayLog(new MemoryEventLog("n1", sink.events))).rejects.toBeInstanceOf(DimmGeometryError);
     const result = await replayLog(new MemoryEventLog("n1", sink.events), { dimm: { sizeBytes: 2 << 20 } });
     expect(result.mediaSha256).toBe(dimm.mediaSha256().toString("hex"));
-    await expect(replayLog(new MemoryEventLog("n1", sink.events), { dimm: { sizeBytes: 4 << 20 } })).rejects.toMatchObject({ name: "ReplayDivergenceError", seq: 2 });
+    await expect(
+      replayLog(new MemoryEventLog("n1", sink.events), { dimm: { sizeBytes: 4 << 20 } }),
+    ).rejects.toMatchObject({ name: "ReplayDivergenceError", seq: 2 });
   });
 
   it("replay: an eADR node's log replays with the domain its power losses record", async () => {

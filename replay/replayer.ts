@@ -63,14 +63,21 @@ export async function replayLog(source: EventLogSource, options: ReplayOptions =
   const info = await source.info();
   const atSeq = options.atSeq ?? info.lastSeq;
   if (!Number.isSafeInteger(atSeq) || atSeq < 0) throw new RangeError(`atSeq ${atSeq} must be an integer ≥ 0`);
-  if (atSeq > info.lastSeq) throw new LogTruncatedError(source.node, info.lastSeq, atSeq, "replay up to a later seq was asked for");
+  if (atSeq > info.lastSeq)
+    throw new LogTruncatedError(source.node, info.lastSeq, atSeq, "replay up to a later seq was asked for");
   const dimm = await resolveGeometry(source, info, options.dimm);
   const state = new DimmState(dimm.sizeBytes, dimm.persistence);
   const run = new Run(source.node, state, dimm, options.observer);
   for await (const page of source.pages(0, atSeq)) run.applyPage(page);
-  if (run.lastSeq < atSeq) throw new LogTruncatedError(source.node, run.lastSeq, atSeq, "replay up to a later seq was asked for");
+  if (run.lastSeq < atSeq)
+    throw new LogTruncatedError(source.node, run.lastSeq, atSeq, "replay up to a later seq was asked for");
   if (options.atSeq === undefined && info.expectedLastSeq !== undefined && info.expectedLastSeq > run.lastSeq) {
-    throw new LogTruncatedError(source.node, run.lastSeq, info.expectedLastSeq, "ingest recorded events up to a later seq");
+    throw new LogTruncatedError(
+      source.node,
+      run.lastSeq,
+      info.expectedLastSeq,
+      "ingest recorded events up to a later seq",
+    );
   }
   return {
     node: source.node,
@@ -146,14 +153,33 @@ class Run {
     this.lastHashCheck = { seq: ev.seq, kind: ev.kind, sha256: recordedHex };
   }
 
-  private divergence(ev: Event, recordedHex: string, reason: string, cause?: unknown, replayedHex?: string): ReplayDivergenceError {
+  private divergence(
+    ev: Event,
+    recordedHex: string,
+    reason: string,
+    cause?: unknown,
+    replayedHex?: string,
+  ): ReplayDivergenceError {
     const hints: string[] = [];
     if (reason) hints.push(`the event cannot be applied: ${reason}`);
     if (ev.kind === "mount" && !ev.formatted && this.mountsSeen === 1 && this.hashesChecked === 0) {
-      hints.push("this is the log's first mount and it follows no mkfs: the node started from an existing image, which the log alone cannot rebuild");
+      hints.push(
+        "this is the log's first mount and it follows no mkfs: the node started from an existing image, which the log alone cannot rebuild",
+      );
     }
-    if (this.dimm.persistenceFrom === "default") hints.push("the persistence domain was not recorded and adr was assumed; if the node ran with eADR, give --persistence eadr");
+    if (this.dimm.persistenceFrom === "default")
+      hints.push(
+        "the persistence domain was not recorded and adr was assumed; if the node ran with eADR, give --persistence eadr",
+      );
     if (this.dimm.sizeFrom === "given") hints.push(`the DIMM size was given (${this.dimm.sizeBytes} bytes); check it`);
-    return new ReplayDivergenceError(this.node, ev.seq, ev.kind, recordedHex, replayedHex ?? this.state.mediaSha256().toString("hex"), hints.join("; "), cause === undefined ? undefined : { cause });
+    return new ReplayDivergenceError(
+      this.node,
+      ev.seq,
+      ev.kind,
+      recordedHex,
+      replayedHex ?? this.state.mediaSha256().toString("hex"),
+      hints.join("; "),
+      cause === undefined ? undefined : { cause },
+    );
   }
 }

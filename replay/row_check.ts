@@ -22,7 +22,9 @@ import type { ColumnValue, EventColumn } from "../proto/sqlite_schema.js";
 
 /** Columns of `events` compared with the encoded event: every column but `node` and `encoded`, in table order. */
 export type CheckedColumn = EventColumn;
-export const CHECKED_COLUMNS: readonly CheckedColumn[] = EVENT_COLUMNS.filter((c): c is CheckedColumn => c !== "node" && c !== "encoded");
+export const CHECKED_COLUMNS: readonly CheckedColumn[] = EVENT_COLUMNS.filter(
+  (c): c is CheckedColumn => c !== "node" && c !== "encoded",
+);
 
 /** The row ingest writes for `ev` (without node and encoded). */
 export function expectedColumns(ev: Event): Record<CheckedColumn, ColumnValue> {
@@ -37,7 +39,10 @@ export function expectedColumns(ev: Event): Record<CheckedColumn, ColumnValue> {
 }
 
 /** Compares one row with its event; returns the first column that differs, or undefined. */
-export function firstDifference(row: Record<string, unknown>, ev: Event): { column: CheckedColumn; rowValue: unknown; eventValue: ColumnValue } | undefined {
+export function firstDifference(
+  row: Record<string, unknown>,
+  ev: Event,
+): { column: CheckedColumn; rowValue: unknown; eventValue: ColumnValue } | undefined {
   const expected = expectedColumns(ev);
   for (const column of CHECKED_COLUMNS) {
     const want = expected[column];
@@ -101,7 +106,8 @@ function sqlIntTerm([column, k, mod, nul]: (typeof INT_TERMS)[number]): string {
 }
 
 function sqlTextTerm([column, k, words]: (typeof TEXT_TERMS)[number]): string {
-  if (words === undefined) return `${k} * (CASE WHEN ${column} IS NULL THEN 0 ELSE length(${column}) * 131 + ifnull(unicode(${column}), 0) + 1 END)`;
+  if (words === undefined)
+    return `${k} * (CASE WHEN ${column} IS NULL THEN 0 ELSE length(${column}) * 131 + ifnull(unicode(${column}), 0) + 1 END)`;
   const whens = words.map((w, i) => `WHEN '${w}' THEN ${i + 1}`).join(" ");
   return `${k} * (CASE ${column} ${whens} ELSE ${UNKNOWN_WORD} - ${UNKNOWN_WORD} * (${column} IS NULL) END)`;
 }

@@ -106,16 +106,31 @@ export class SqliteEventLog implements EventLogSource {
       throw new RangeError(`pageEvents ${pageEvents} must be an integer in [1, ${PAGE_EVENTS_MAX}]`);
     }
     const readerCount = options.readers ?? READERS_DEFAULT;
-    if (!Number.isSafeInteger(readerCount) || readerCount < 1 || readerCount > READERS_MAX) throw new RangeError(`readers ${readerCount} must be an integer in [1, ${READERS_MAX}]`);
+    if (!Number.isSafeInteger(readerCount) || readerCount < 1 || readerCount > READERS_MAX)
+      throw new RangeError(`readers ${readerCount} must be an integer in [1, ${READERS_MAX}]`);
     if (!existsSync(file)) throw new EventLogFileError(file, `${file}: no such event log file`);
     const readers: sqlite3.Database[] = [];
-    const log = new SqliteEventLog(await openReadOnly(file), readers, file, node, pageEvents, options.columnCheck ?? true);
+    const log = new SqliteEventLog(
+      await openReadOnly(file),
+      readers,
+      file,
+      node,
+      pageEvents,
+      options.columnCheck ?? true,
+    );
     readers.push(log.db);
     try {
       for (let i = 1; i < readerCount; i++) readers.push(await openReadOnly(file));
-      for (const reader of readers) await run(reader, "PRAGMA busy_timeout = 10000").catch((error: Error) => Promise.reject(log.wrap(error, "PRAGMA")));
-      const table = await log.get<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'", []);
-      if (table === undefined) throw new EventLogFileError(file, `${file} is not a daxsim event log: it has no events table`);
+      for (const reader of readers)
+        await run(reader, "PRAGMA busy_timeout = 10000").catch((error: Error) =>
+          Promise.reject(log.wrap(error, "PRAGMA")),
+        );
+      const table = await log.get<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+        [],
+      );
+      if (table === undefined)
+        throw new EventLogFileError(file, `${file} is not a daxsim event log: it has no events table`);
       const any = await log.get<{ seq: number }>("SELECT seq FROM events WHERE node = ? LIMIT 1", [node]);
       if (any === undefined) throw new NodeNotFoundError(node, await log.knownNodes());
     } catch (error) {
@@ -126,10 +141,20 @@ export class SqliteEventLog implements EventLogSource {
   }
 
   async info(): Promise<LogInfo> {
-    const range = await this.get<{ first: number | null; last: number | null }>("SELECT min(seq) AS first, max(seq) AS last FROM events WHERE node = ?", [this.node]);
-    const progress = await this.optional<{ highest: number }>("SELECT highest_seq AS highest FROM ingest_progress WHERE node = ?", [this.node]);
-    const losses = await this.all<{ seq: number; persistence: string }>("SELECT seq, persistence FROM power_losses WHERE node = ? ORDER BY seq LIMIT ?", [this.node, POWER_LOSSES_MAX + 1]);
-    if (losses.length > POWER_LOSSES_MAX) throw new RangeError(`${this.file}: node ${this.node} has more than ${POWER_LOSSES_MAX} power losses`);
+    const range = await this.get<{ first: number | null; last: number | null }>(
+      "SELECT min(seq) AS first, max(seq) AS last FROM events WHERE node = ?",
+      [this.node],
+    );
+    const progress = await this.optional<{ highest: number }>(
+      "SELECT highest_seq AS highest FROM ingest_progress WHERE node = ?",
+      [this.node],
+    );
+    const losses = await this.all<{ seq: number; persistence: string }>(
+      "SELECT seq, persistence FROM power_losses WHERE node = ? ORDER BY seq LIMIT ?",
+      [this.node, POWER_LOSSES_MAX + 1],
+    );
+    if (losses.length > POWER_LOSSES_MAX)
+      throw new RangeError(`${this.file}: node ${this.node} has more than ${POWER_LOSSES_MAX} power losses`);
     const first = losses[0]?.persistence;
     const dimm = await this.recordedDimm();
     return {
@@ -166,7 +191,8 @@ export class SqliteEventLog implements EventLogSource {
       if (events.length > 0) yield events;
       if (error !== undefined) throw error;
       if (page.row.n < page.to - page.from + 1) {
-        if (events.length > 0 || page.row.n === 0) await this.checkNothingAfter(page.row.last ?? page.from - 1, page.to);
+        if (events.length > 0 || page.row.n === 0)
+          await this.checkNothingAfter(page.row.last ?? page.from - 1, page.to);
         return;
       }
     }
@@ -224,13 +250,17 @@ export class SqliteEventLog implements EventLogSource {
     let statement = this.pageStatements[reader];
     if (statement === undefined) {
       statement = await new Promise<sqlite3.Statement>((resolve, reject) => {
-        const prepared = this.readers[reader]!.prepare(this.pageSql, (error) => (error ? reject(this.wrap(error, this.pageSql)) : resolve(prepared)));
+        const prepared = this.readers[reader]!.prepare(this.pageSql, (error) =>
+          error ? reject(this.wrap(error, this.pageSql)) : resolve(prepared),
+        );
       });
       this.pageStatements[reader] = statement;
     }
     try {
       const row = await new Promise<PageRow | undefined>((resolve, reject) =>
-        statement!.get<PageRow>([this.node, from, to], (error, r) => (error ? reject(this.wrap(error, this.pageSql)) : resolve(r))),
+        statement!.get<PageRow>([this.node, from, to], (error, r) =>
+          error ? reject(this.wrap(error, this.pageSql)) : resolve(r),
+        ),
       );
       return { from, to, row: row ?? empty };
     } catch (error) {
@@ -244,7 +274,10 @@ export class SqliteEventLog implements EventLogSource {
 
   /** The log ends at `last` (the page stopped short of `to`): anything after it means a hole. */
   private async checkNothingAfter(last: number, to: number): Promise<void> {
-    const after = await this.get<{ seq: number | null }>("SELECT min(seq) AS seq FROM events WHERE node = ? AND seq > ?", [this.node, last]);
+    const after = await this.get<{ seq: number | null }>(
+      "SELECT min(seq) AS seq FROM events WHERE node = ? AND seq > ?",
+      [this.node, last],
+    );
     const found = after?.seq ?? null;
     if (found !== null && found <= to) return; // cannot happen: the page would have held it
     if (found !== null) throw new LogGapError(this.node, last + 1, found - 1, found);
@@ -261,7 +294,10 @@ export class SqliteEventLog implements EventLogSource {
     const contiguous = row.last === from + row.n - 1;
     const events = contiguous ? this.decodePage(page) : undefined;
     const fingerprintOk = events !== undefined && (!this.columnCheck || this.fingerprint.equals(row));
-    const exact = events !== undefined && fingerprintOk ? { events, error: undefined } : await this.exactPage(from, row.last ?? from);
+    const exact =
+      events !== undefined && fingerprintOk
+        ? { events, error: undefined }
+        : await this.exactPage(from, row.last ?? from);
     // Problems are reported in seq order: side rows of the events before a bad row come first.
     for (const ev of exact.events) {
       if (ev.kind === "powerLoss") await this.checkPowerLossRow(ev);
@@ -315,7 +351,14 @@ export class SqliteEventLog implements EventLogSource {
           throw new LogRowMismatchError(this.node, row.seq, "seq", row.seq, ev.seq);
         }
         const difference = firstDifference(row, ev);
-        if (difference !== undefined) throw new LogRowMismatchError(this.node, row.seq, difference.column, difference.rowValue, difference.eventValue);
+        if (difference !== undefined)
+          throw new LogRowMismatchError(
+            this.node,
+            row.seq,
+            difference.column,
+            difference.rowValue,
+            difference.eventValue,
+          );
         events.push(ev);
         expected++;
       }
@@ -327,12 +370,18 @@ export class SqliteEventLog implements EventLogSource {
   }
 
   private decodeRow(row: { node: string; seq: number; encoded: Buffer | null }): Event {
-    if (!(row.encoded instanceof Uint8Array)) throw new LogCorruptEventError(this.node, row.seq, `encoded is ${row.encoded === null ? "NULL" : typeof row.encoded}, not a blob`);
+    if (!(row.encoded instanceof Uint8Array))
+      throw new LogCorruptEventError(
+        this.node,
+        row.seq,
+        `encoded is ${row.encoded === null ? "NULL" : typeof row.encoded}, not a blob`,
+      );
     let decoded: { node: string; event: Event };
     try {
       decoded = decodeEventFast(row.encoded);
     } catch (error) {
-      if (error instanceof WireFormatError) throw new LogCorruptEventError(this.node, row.seq, error.message, { cause: error });
+      if (error instanceof WireFormatError)
+        throw new LogCorruptEventError(this.node, row.seq, error.message, { cause: error });
       throw error;
     }
     if (decoded.node !== this.node) throw new LogRowMismatchError(this.node, row.seq, "node", row.node, decoded.node);
@@ -340,8 +389,12 @@ export class SqliteEventLog implements EventLogSource {
   }
 
   private async checkPowerLossRow(ev: PowerLossEvent): Promise<void> {
-    const row = await this.get<Record<string, unknown>>("SELECT * FROM power_losses WHERE node = ? AND seq = ?", [this.node, ev.seq]);
-    if (row === undefined) throw new LogRowMismatchError(this.node, ev.seq, "power_losses", null, "a row for this power loss");
+    const row = await this.get<Record<string, unknown>>("SELECT * FROM power_losses WHERE node = ? AND seq = ?", [
+      this.node,
+      ev.seq,
+    ]);
+    if (row === undefined)
+      throw new LogRowMismatchError(this.node, ev.seq, "power_losses", null, "a row for this power loss");
     this.compareSide(ev.seq, "power_losses", row, {
       boot: ev.boot,
       policy: ev.policy,
@@ -355,7 +408,10 @@ export class SqliteEventLog implements EventLogSource {
   }
 
   private async checkMountRow(ev: MountEvent): Promise<void> {
-    const row = await this.get<Record<string, unknown>>("SELECT * FROM mounts WHERE node = ? AND seq = ?", [this.node, ev.seq]);
+    const row = await this.get<Record<string, unknown>>("SELECT * FROM mounts WHERE node = ? AND seq = ?", [
+      this.node,
+      ev.seq,
+    ]);
     if (row === undefined) throw new LogRowMismatchError(this.node, ev.seq, "mounts", null, "a row for this mount");
     this.compareSide(ev.seq, "mounts", row, {
       boot: ev.boot,
@@ -368,14 +424,21 @@ export class SqliteEventLog implements EventLogSource {
     });
   }
 
-  private compareSide(seq: number, table: string, row: Record<string, unknown>, expected: Record<string, unknown>): void {
+  private compareSide(
+    seq: number,
+    table: string,
+    row: Record<string, unknown>,
+    expected: Record<string, unknown>,
+  ): void {
     for (const [column, want] of Object.entries(expected)) {
       if (row[column] !== want) throw new LogRowMismatchError(this.node, seq, `${table}.${column}`, row[column], want);
     }
   }
 
   private async knownNodes(): Promise<string[]> {
-    const rows = await this.all<{ node: string }>("SELECT DISTINCT node FROM events ORDER BY node LIMIT ?", [KNOWN_NODES_MAX]);
+    const rows = await this.all<{ node: string }>("SELECT DISTINCT node FROM events ORDER BY node LIMIT ?", [
+      KNOWN_NODES_MAX,
+    ]);
     return rows.map((r) => r.node);
   }
 
@@ -390,17 +453,25 @@ export class SqliteEventLog implements EventLogSource {
   }
 
   private get<T>(sql: string, params: SqlParam[]): Promise<T | undefined> {
-    return new Promise((resolve, reject) => this.db.get<T>(sql, params, (error, row) => (error ? reject(this.wrap(error, sql)) : resolve(row))));
+    return new Promise((resolve, reject) =>
+      this.db.get<T>(sql, params, (error, row) => (error ? reject(this.wrap(error, sql)) : resolve(row))),
+    );
   }
 
   private all<T>(sql: string, params: SqlParam[]): Promise<T[]> {
-    return new Promise((resolve, reject) => this.db.all<T>(sql, params, (error, rows) => (error ? reject(this.wrap(error, sql)) : resolve(rows))));
+    return new Promise((resolve, reject) =>
+      this.db.all<T>(sql, params, (error, rows) => (error ? reject(this.wrap(error, sql)) : resolve(rows))),
+    );
   }
 
   private wrap(error: Error, sql: string): ReplayError {
     const damaged = /malformed|not a database|SQLITE_CORRUPT|SQLITE_NOTADB/i.test(error.message);
     const what = damaged ? "the file is damaged (truncated or overwritten)" : error.message;
-    return new EventLogFileError(this.file, `${this.file}: ${what} (in: ${sql.slice(0, 80)}${sql.length > 80 ? "…" : ""})`, { cause: error });
+    return new EventLogFileError(
+      this.file,
+      `${this.file}: ${what} (in: ${sql.slice(0, 80)}${sql.length > 80 ? "…" : ""})`,
+      { cause: error },
+    );
   }
 
   async close(): Promise<void> {
@@ -409,7 +480,12 @@ export class SqliteEventLog implements EventLogSource {
       this.pageStatements[i] = undefined;
       if (statement !== undefined) await new Promise<void>((resolve) => statement.finalize(() => resolve()));
     }
-    const closing = this.readers.map((reader) => new Promise<void>((resolve, reject) => reader.close((error) => (error ? reject(this.wrap(error, "close")) : resolve()))));
+    const closing = this.readers.map(
+      (reader) =>
+        new Promise<void>((resolve, reject) =>
+          reader.close((error) => (error ? reject(this.wrap(error, "close")) : resolve())),
+        ),
+    );
     await Promise.all(closing);
   }
 }
@@ -417,7 +493,9 @@ export class SqliteEventLog implements EventLogSource {
 function openReadOnly(file: string): Promise<sqlite3.Database> {
   return new Promise<sqlite3.Database>((resolve, reject) => {
     const handle = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (error) =>
-      error ? reject(new EventLogFileError(file, `${file}: cannot open: ${error.message}`, { cause: error })) : resolve(handle),
+      error
+        ? reject(new EventLogFileError(file, `${file}: cannot open: ${error.message}`, { cause: error }))
+        : resolve(handle),
     );
   });
 }

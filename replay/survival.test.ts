@@ -20,7 +20,16 @@ function bench(): {
   const sink = new MemorySink();
   const log = new EventLog(sink, new StepClock(10));
   const dimm = new Dimm({ sizeBytes: MiB }, log);
-  const meta = (extra: Partial<StoreMeta> = {}): StoreMeta => ({ source: "mmap", pid: 1, vaddr: 0, opId: 0, inode: 2, fileOffset: 0, beyondEof: false, ...extra });
+  const meta = (extra: Partial<StoreMeta> = {}): StoreMeta => ({
+    source: "mmap",
+    pid: 1,
+    vaddr: 0,
+    opId: 0,
+    inode: 2,
+    fileOffset: 0,
+    beyondEof: false,
+    ...extra,
+  });
   return {
     dimm,
     log,
@@ -33,7 +42,21 @@ function bench(): {
     op: (name, sizeAfter, body) => {
       const startSeq = log.nextSeq;
       body(meta({ source: "zeroing", opId: startSeq, pid: 1 }));
-      log.append({ kind: "op", seq: 0, boot: 0, time: 0, startSeq, pid: 1, name, argsJson: "{}", result: 0, errno: "", signal: "", inode: 2, sizeAfter });
+      log.append({
+        kind: "op",
+        seq: 0,
+        boot: 0,
+        time: 0,
+        startSeq,
+        pid: 1,
+        name,
+        argsJson: "{}",
+        result: 0,
+        errno: "",
+        signal: "",
+        inode: 2,
+        sizeAfter,
+      });
     },
     report: async (policy, seed = 1n) => {
       dimm.powerLoss(policy, seed);
@@ -91,7 +114,15 @@ describe("survival: one category at a time", () => {
     const r = await b.report("strict");
     const s = storeAt(r, 1);
     expect(s).toMatchObject({ category: "zeroed", zeroedBytes: 12 });
-    expect(s.zeroedBy).toEqual({ seq: 4, opSeq: 4, op: "ftruncate", reason: "extension", bytes: 12, bytesOnMedia: 12, survived: true });
+    expect(s.zeroedBy).toEqual({
+      seq: 4,
+      opSeq: 4,
+      op: "ftruncate",
+      reason: "extension",
+      bytes: 12,
+      bytesOnMedia: 12,
+      survived: true,
+    });
     expect(s.lines[0]!.words).toBe("ZZ......");
   });
 
@@ -121,7 +152,18 @@ describe("survival: stores past EOF", () => {
     b.persist(4096 + 100, 6);
     const r = await b.report("strict");
     expect(r.beyondEof).toEqual([
-      { seq: 1, inode: 2, fileOffset: 100, addr: 4196, length: 6, category: "survived", reachedMedia: true, survivedBytes: 6, durableBeforeLoss: true, zeroedBy: null },
+      {
+        seq: 1,
+        inode: 2,
+        fileOffset: 100,
+        addr: 4196,
+        length: 6,
+        category: "survived",
+        reachedMedia: true,
+        survivedBytes: 6,
+        durableBeforeLoss: true,
+        zeroedBy: null,
+      },
     ]);
   });
 
@@ -135,7 +177,11 @@ describe("survival: stores past EOF", () => {
     });
     const r = await b.report("strict");
     expect(r.beyondEof).toHaveLength(1);
-    expect(r.beyondEof[0]).toMatchObject({ category: "zeroed", reachedMedia: false, zeroedBy: { op: "pwrite", reason: "extension", survived: true } });
+    expect(r.beyondEof[0]).toMatchObject({
+      category: "zeroed",
+      reachedMedia: false,
+      zeroedBy: { op: "pwrite", reason: "extension", survived: true },
+    });
   });
 
   it("survival: beyond-EOF brought back — the extension's zeroing never became durable, the stale bytes are on media", async () => {
@@ -144,7 +190,11 @@ describe("survival: stores past EOF", () => {
     b.persist(12288 + 20, 6);
     b.op("ftruncate", 3000, (meta) => b.dimm.store(12288 + 10, new Uint8Array(30), { ...meta, fileOffset: 10 }));
     const r = await b.report("strict");
-    expect(r.beyondEof[0]).toMatchObject({ category: "survived", reachedMedia: true, zeroedBy: { op: "ftruncate", reason: "extension", survived: false } });
+    expect(r.beyondEof[0]).toMatchObject({
+      category: "survived",
+      reachedMedia: true,
+      zeroedBy: { op: "ftruncate", reason: "extension", survived: false },
+    });
     expect(formatSurvival(r, "table")).toMatch(/extension by ftruncate@\d+ \(store \d+, lost\)/);
   });
 });
@@ -159,7 +209,9 @@ describe("survival: report and formats", () => {
     const r = await b.report("strict");
     expect(r.window.fromSeq).toBe(5);
     expect(r.stores.map((s) => s.seq)).toEqual([5]);
-    await expect(survivalReport(new MemoryEventLog("n1", b.events), { powerLossSeq: 2, dimm: { sizeBytes: MiB } })).rejects.toBeInstanceOf(PowerLossNotFoundError);
+    await expect(
+      survivalReport(new MemoryEventLog("n1", b.events), { powerLossSeq: 2, dimm: { sizeBytes: MiB } }),
+    ).rejects.toBeInstanceOf(PowerLossNotFoundError);
   });
 
   it("survival: CSV has one row per store and one per beyond-EOF store; JSON is the report", async () => {

@@ -23,7 +23,15 @@
  */
 import type { Event, LineDecision, PowerLossEvent, StoreEvent } from "../proto/index.js";
 import { linesLost } from "../proto/index.js";
-import { DimmState, JOURNAL_RECORDS_MAX_DEFAULT, LINE_BYTES, PAGE_BYTES, WORD_BYTES, applyEvent, pendingLineVersions } from "../node/index.js";
+import {
+  DimmState,
+  JOURNAL_RECORDS_MAX_DEFAULT,
+  LINE_BYTES,
+  PAGE_BYTES,
+  WORD_BYTES,
+  applyEvent,
+  pendingLineVersions,
+} from "../node/index.js";
 import { PowerLossNotFoundError, ReplayLimitError } from "./errors.js";
 import type { DimmGeometry, EventLogSource } from "./event_source.js";
 import { replayLog } from "./replayer.js";
@@ -32,7 +40,8 @@ export type SurvivalCategory = "survived" | "lost" | "superseded" | "zeroed";
 export const SURVIVAL_CATEGORIES: readonly SurvivalCategory[] = ["survived", "lost", "superseded", "zeroed"];
 
 /** Why a zeroing store zeroed: from its op (see zeroReason). */
-export type ZeroReason = "extension" | "truncate" | "punch" | "zero-range" | "allocation" | "recovery" | "mkfs" | "other";
+export type ZeroReason =
+  "extension" | "truncate" | "punch" | "zero-range" | "allocation" | "recovery" | "mkfs" | "other";
 
 export interface ZeroingRef {
   /** The zeroing store. */
@@ -159,11 +168,16 @@ export async function survivalReport(source: EventLogSource, options: SurvivalOp
   const target = options.powerLossSeq ?? seqs[seqs.length - 1];
   if (target === undefined || !seqs.includes(target)) throw new PowerLossNotFoundError(source.node, target, seqs);
   const storesMax = options.storesMax ?? STORES_MAX_DEFAULT;
-  if (!Number.isSafeInteger(storesMax) || storesMax < 1 || storesMax > SHADOW_INDEX_MAX) throw new RangeError(`storesMax must be an integer in [1, ${SHADOW_INDEX_MAX}]`);
+  if (!Number.isSafeInteger(storesMax) || storesMax < 1 || storesMax > SHADOW_INDEX_MAX)
+    throw new RangeError(`storesMax must be an integer in [1, ${SHADOW_INDEX_MAX}]`);
   let previous = 0;
   for (const s of seqs) if (s < target) previous = s;
   const window = new Window(source.node, previous, target, storesMax);
-  const result = await replayLog(source, { atSeq: target, ...(options.dimm !== undefined ? { dimm: options.dimm } : {}), observer: window });
+  const result = await replayLog(source, {
+    atSeq: target,
+    ...(options.dimm !== undefined ? { dimm: options.dimm } : {}),
+    observer: window,
+  });
   const loss = window.powerLoss;
   if (loss === undefined) throw new PowerLossNotFoundError(source.node, target, seqs);
   return window.report(loss, result.hashesChecked);
@@ -249,13 +263,20 @@ class Window {
 
   private addStore(ev: StoreEvent): void {
     if (this.stores.length >= this.storesMax) {
-      throw new ReplayLimitError(`node ${this.node}: more than ${this.storesMax} stores before the power loss at seq ${this.target}; raise the limit (--stores-max)`);
+      throw new ReplayLimitError(
+        `node ${this.node}: more than ${this.storesMax} stores before the power loss at seq ${this.target}; raise the limit (--stores-max)`,
+      );
     }
     const index = this.stores.length + 1;
     // An op owns the events from its start seq until its Op event; a store whose op id names an
     // op that already returned ran outside any op (mount-time recovery reuses the last op id).
     const open = ev.opId > this.lastOpEventSeq && ev.opId <= ev.seq;
-    this.stores.push({ ev: { ...ev, data: NO_BYTES }, length: ev.data.length, opSeq: open ? ev.opId : null, op: open ? null : this.phase });
+    this.stores.push({
+      ev: { ...ev, data: NO_BYTES },
+      length: ev.data.length,
+      opSeq: open ? ev.opId : null,
+      op: open ? null : this.phase,
+    });
     for (let k = 0; k < SHADOWS; k++) {
       const tag = (index >>> (8 * k)) & 0xff;
       applyEvent(this.shadows![k]!, { ...ev, data: new Uint8Array(ev.data.length).fill(tag) });
@@ -271,14 +292,21 @@ class Window {
   /** line → seqs of its pending stores in program order, just before the power loss. */
   private pendingSeqsByLine(): Map<number, number[]> {
     const map = new Map<number, number[]>();
-    for (const p of pendingLineVersions(this.shadows![0]!)) map.set(p.line, p.records.map((r) => r.seq));
+    for (const p of pendingLineVersions(this.shadows![0]!))
+      map.set(
+        p.line,
+        p.records.map((r) => r.seq),
+      );
     return map;
   }
 
   report(loss: PowerLossEvent, hashesChecked: number): SurvivalReport {
     const decisions = new Map<number, LineDecision>();
     for (const d of loss.lines) decisions.set(d.line, d);
-    const totals = Object.fromEntries(SURVIVAL_CATEGORIES.map((c) => [c, { stores: 0, bytes: 0 }])) as Record<SurvivalCategory, SurvivalTotals>;
+    const totals = Object.fromEntries(SURVIVAL_CATEGORIES.map((c) => [c, { stores: 0, bytes: 0 }])) as Record<
+      SurvivalCategory,
+      SurvivalTotals
+    >;
     const stores: StoreOutcome[] = [];
     const owners = new Int32Array(PAGE_BYTES);
     let partialStores = 0;
@@ -349,7 +377,8 @@ class Window {
         if (supersededBy.length < SUPERSEDERS_MAX && !supersededBy.includes(by)) supersededBy.push(by);
       }
     }
-    const category: SurvivalCategory = survived > 0 ? "survived" : lost > 0 ? "lost" : superseded > 0 ? "superseded" : "zeroed";
+    const category: SurvivalCategory =
+      survived > 0 ? "survived" : lost > 0 ? "lost" : superseded > 0 ? "superseded" : "zeroed";
     const op = meta.opSeq !== null ? (this.ops.get(meta.opSeq)?.name ?? "(interrupted)") : meta.op;
     return {
       seq: ev.seq,
@@ -377,7 +406,13 @@ class Window {
     };
   }
 
-  private lineOutcomes(index: number, ev: StoreEvent, length: number, owners: Int32Array, decisions: Map<number, LineDecision>): LineOutcome[] {
+  private lineOutcomes(
+    index: number,
+    ev: StoreEvent,
+    length: number,
+    owners: Int32Array,
+    decisions: Map<number, LineDecision>,
+  ): LineOutcome[] {
     const out: LineOutcome[] = [];
     const end = ev.addr + length;
     for (let line = Math.floor(ev.addr / LINE_BYTES); line * LINE_BYTES < end; line++) {
@@ -398,7 +433,14 @@ class Window {
       }
       const pending = this.pendingBeforeLoss.get(line);
       const at = pending?.indexOf(ev.seq) ?? -1;
-      const outcome: LineOutcome = { line, addr: lineAddr, bytes, survivedBytes, words, state: at >= 0 ? "pending" : "durable" };
+      const outcome: LineOutcome = {
+        line,
+        addr: lineAddr,
+        bytes,
+        survivedBytes,
+        words,
+        state: at >= 0 ? "pending" : "durable",
+      };
       const decision = decisions.get(line);
       if (at >= 0 && decision !== undefined) {
         outcome.version = at + 1;
@@ -429,7 +471,15 @@ class Window {
     let bytesOnMedia = 0;
     for (let b = 0; b < bytes; b++) if (owners[b] === zeroing) bytesOnMedia++;
     const op = meta.opSeq !== null ? (this.ops.get(meta.opSeq) ?? null) : null;
-    return { seq: z.seq, opSeq: meta.opSeq, op: op?.name ?? meta.op, reason: zeroReason(meta, op), bytes, bytesOnMedia, survived: bytes > 0 && bytesOnMedia === bytes };
+    return {
+      seq: z.seq,
+      opSeq: meta.opSeq,
+      op: op?.name ?? meta.op,
+      reason: zeroReason(meta, op),
+      bytes,
+      bytesOnMedia,
+      survived: bytes > 0 && bytesOnMedia === bytes,
+    };
   }
 
   private beyondEofOutcome(store: StoreOutcome, index: number): BeyondEofOutcome {
@@ -480,7 +530,12 @@ function zeroReason(meta: StoreMeta, op: OpInfo | null): ZeroReason {
     case "write":
     case "pwrite":
     case "fallocate":
-      return meta.ev.inode !== 0 && meta.ev.fileOffset % PAGE_BYTES === 0 && meta.length === PAGE_BYTES && meta.ev.nonTemporal ? "allocation" : "extension";
+      return meta.ev.inode !== 0 &&
+        meta.ev.fileOffset % PAGE_BYTES === 0 &&
+        meta.length === PAGE_BYTES &&
+        meta.ev.nonTemporal
+        ? "allocation"
+        : "extension";
     default:
       return "allocation";
   }

@@ -65,7 +65,10 @@ function lineLabel(l: LineOutcome): string {
 }
 
 function pad(cells: readonly string[], widths: readonly number[], right: ReadonlySet<number>): string {
-  return cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  return cells
+    .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+    .join("  ")
+    .trimEnd();
 }
 
 function table(header: readonly string[], rows: readonly string[][], right: ReadonlySet<number>): string[] {
@@ -76,8 +79,12 @@ function table(header: readonly string[], rows: readonly string[][], right: Read
 function survivalTable(report: SurvivalReport, limit: number, dataOnly = false): string {
   const p = report.powerLoss;
   const out: string[] = [];
-  out.push(`node ${report.node}: power loss at seq ${p.seq} (boot ${p.boot} ended), policy ${p.policy}, seed ${p.seed}, ${p.persistence}, reason "${p.reason}"`);
-  out.push(`  ${p.linesDecided} cache lines were not durable; ${p.linesLost} of them kept none of their pending stores`);
+  out.push(
+    `node ${report.node}: power loss at seq ${p.seq} (boot ${p.boot} ended), policy ${p.policy}, seed ${p.seed}, ${p.persistence}, reason "${p.reason}"`,
+  );
+  out.push(
+    `  ${p.linesDecided} cache lines were not durable; ${p.linesLost} of them kept none of their pending stores`,
+  );
   out.push(`  media sha256 ${p.mediaSha256} — reproduced by replay (${report.hashesChecked} recorded hashes checked)`);
   out.push(`  stores classified: seq ${report.window.fromSeq}..${report.window.toSeq}`);
   out.push("");
@@ -88,13 +95,32 @@ function survivalTable(report: SurvivalReport, limit: number, dataOnly = false):
   const listed = dataOnly ? report.stores.filter((s) => s.inode !== 0) : report.stores;
   const shown = limit > 0 ? listed.slice(0, limit) : listed;
   const rows = shown.map((s) => storeRow(s));
-  if (dataOnly) out.push(`file data stores (${listed.length} of ${report.stores.length}; metadata, journal and mkfs stores left out)`);
-  out.push(...table(["seq", "op", "source", "pid", "inode", "file-off", "addr", "len", "outcome", "on media", "detail"], rows, new Set([0, 3, 4, 5, 7])));
-  if (shown.length < listed.length) out.push(`… ${listed.length - shown.length} more stores (--limit 0 shows all; --format json or csv has every line)`);
+  if (dataOnly)
+    out.push(
+      `file data stores (${listed.length} of ${report.stores.length}; metadata, journal and mkfs stores left out)`,
+    );
+  out.push(
+    ...table(
+      ["seq", "op", "source", "pid", "inode", "file-off", "addr", "len", "outcome", "on media", "detail"],
+      rows,
+      new Set([0, 3, 4, 5, 7]),
+    ),
+  );
+  if (shown.length < listed.length)
+    out.push(
+      `… ${listed.length - shown.length} more stores (--limit 0 shows all; --format json or csv has every line)`,
+    );
   out.push("");
   out.push(`beyond-EOF stores (${report.beyondEof.length})`);
   if (report.beyondEof.length === 0) out.push("  none");
-  else out.push(...table(["seq", "inode", "file-off", "len", "reached media", "zeroed by a later extension/truncate", "outcome"], report.beyondEof.map(beyondRow), new Set([0, 1, 2, 3])));
+  else
+    out.push(
+      ...table(
+        ["seq", "inode", "file-off", "len", "reached media", "zeroed by a later extension/truncate", "outcome"],
+        report.beyondEof.map(beyondRow),
+        new Set([0, 1, 2, 3]),
+      ),
+    );
   return `${out.join("\n")}\n`;
 }
 
@@ -119,8 +145,18 @@ function storeRow(s: StoreOutcome): string[] {
 }
 
 function beyondRow(b: BeyondEofOutcome): string[] {
-  const reached = b.reachedMedia ? `yes, ${b.survivedBytes}/${b.length} B${b.durableBeforeLoss ? " (durable)" : ""}` : "no";
-  return [String(b.seq), String(b.inode), String(b.fileOffset), String(b.length), reached, zeroLabel(b.zeroedBy), b.category];
+  const reached = b.reachedMedia
+    ? `yes, ${b.survivedBytes}/${b.length} B${b.durableBeforeLoss ? " (durable)" : ""}`
+    : "no";
+  return [
+    String(b.seq),
+    String(b.inode),
+    String(b.fileOffset),
+    String(b.length),
+    reached,
+    zeroLabel(b.zeroedBy),
+    b.category,
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,7 +202,10 @@ function csvCell(value: string | number | boolean | null): string {
 function linesCell(lines: readonly LineOutcome[]): string {
   return lines
     .map((l) => {
-      const decision = l.state === "pending" ? `:v${l.version}/${l.versions}:${l.wordKept !== undefined ? `w${l.wordKept.join("")}` : `k${l.kept}`}` : "";
+      const decision =
+        l.state === "pending"
+          ? `:v${l.version}/${l.versions}:${l.wordKept !== undefined ? `w${l.wordKept.join("")}` : `k${l.kept}`}`
+          : "";
       return `${hex(l.addr)}:${l.state}${decision}:${l.words}`;
     })
     .join(" ");

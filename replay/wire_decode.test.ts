@@ -4,7 +4,17 @@ import { WireFormatError, decodeEvent, encodeEvent } from "../proto/index.js";
 import type { Event, FlushKind, Source } from "../proto/index.js";
 import { decodeEventFast, decodeEventInRun, eventEnd } from "./wire_decode.js";
 
-const SOURCES: Source[] = ["unspecified", "direct", "syscall", "mmap", "metadata", "journal", "zeroing", "writeback", "recovery"];
+const SOURCES: Source[] = [
+  "unspecified",
+  "direct",
+  "syscall",
+  "mmap",
+  "metadata",
+  "journal",
+  "zeroing",
+  "writeback",
+  "recovery",
+];
 const FLUSH_KINDS: FlushKind[] = ["clwb", "clflushopt", "clflush", "evict"];
 
 /** A number that is often 0, often small, sometimes near 2^53. */
@@ -23,22 +33,65 @@ function num(prng: Prng): number {
 
 function randomEvent(prng: Prng, seq: number): Event {
   const header = { seq, boot: prng.below(5), time: num(prng) };
-  const prov = { source: SOURCES[prng.below(SOURCES.length)]!, pid: prng.below(70000), vaddr: num(prng), opId: num(prng) };
+  const prov = {
+    source: SOURCES[prng.below(SOURCES.length)]!,
+    pid: prng.below(70000),
+    vaddr: num(prng),
+    opId: num(prng),
+  };
   switch (prng.below(7)) {
     case 0:
     case 1: {
       const data = new Uint8Array(1 + prng.below(300));
       for (let i = 0; i < data.length; i++) data[i] = prng.below(256);
-      return { kind: "store", ...header, ...prov, addr: num(prng), data, nonTemporal: prng.below(2) === 1, inode: num(prng), fileOffset: num(prng), beyondEof: prng.below(2) === 1 };
+      return {
+        kind: "store",
+        ...header,
+        ...prov,
+        addr: num(prng),
+        data,
+        nonTemporal: prng.below(2) === 1,
+        inode: num(prng),
+        fileOffset: num(prng),
+        beyondEof: prng.below(2) === 1,
+      };
     }
     case 2:
-      return { kind: "flush", ...header, ...prov, addr: num(prng), lines: 1 + prng.below(100000), flushKind: FLUSH_KINDS[prng.below(4)]! };
+      return {
+        kind: "flush",
+        ...header,
+        ...prov,
+        addr: num(prng),
+        lines: 1 + prng.below(100000),
+        flushKind: FLUSH_KINDS[prng.below(4)]!,
+      };
     case 3:
       return { kind: "fence", ...header, ...prov };
     case 4:
-      return { kind: "op", ...header, startSeq: num(prng), pid: prng.below(10), name: "pwrite", argsJson: "{}", result: prng.below(2) === 0 ? -1 : num(prng), errno: "", signal: "", inode: num(prng), sizeAfter: num(prng) };
+      return {
+        kind: "op",
+        ...header,
+        startSeq: num(prng),
+        pid: prng.below(10),
+        name: "pwrite",
+        argsJson: "{}",
+        result: prng.below(2) === 0 ? -1 : num(prng),
+        errno: "",
+        signal: "",
+        inode: num(prng),
+        sizeAfter: num(prng),
+      };
     case 5:
-      return { kind: "mount", ...header, options: "dax", recoveredTxns: prng.below(3), fsckClean: true, fsckProblems: 0, mediaSha256: new Uint8Array(32).fill(7), formatted: false };
+      return {
+        kind: "mount",
+        ...header,
+        options: "dax",
+        recoveredTxns: prng.below(3),
+        fsckClean: true,
+        fsckProblems: 0,
+        mediaSha256: new Uint8Array(32).fill(7),
+        formatted: false,
+      };
     default:
       return {
         kind: "powerLoss",
@@ -57,7 +110,14 @@ function randomEvent(prng: Prng, seq: number): Event {
 function outcome(f: () => { node: string; event: Event }): unknown {
   try {
     const { node, event } = f();
-    return { node, event: JSON.parse(JSON.stringify(event, (_k, v: unknown) => (v instanceof Uint8Array ? [...v] : typeof v === "bigint" ? String(v) : v))) };
+    return {
+      node,
+      event: JSON.parse(
+        JSON.stringify(event, (_k, v: unknown) =>
+          v instanceof Uint8Array ? [...v] : typeof v === "bigint" ? String(v) : v,
+        ),
+      ),
+    };
   } catch (error) {
     return { error: (error as Error).name, wire: error instanceof WireFormatError };
   }
@@ -83,7 +143,10 @@ describe("replay: fast event decoder", () => {
           break;
         case 1:
           damaged = Uint8Array.from(bytes);
-          { const at = prng.below(bytes.length); damaged[at] = damaged[at]! ^ (1 << prng.below(8)); }
+          {
+            const at = prng.below(bytes.length);
+            damaged[at] = damaged[at]! ^ (1 << prng.below(8));
+          }
           break;
         default:
           damaged = Uint8Array.from([...bytes, prng.below(256)]);
@@ -110,7 +173,24 @@ describe("replay: fast event decoder", () => {
   });
 
   it("gives store data its own bytes, not a view of the input", () => {
-    const input = Buffer.from(encodeEvent("n1", { kind: "store", seq: 1, boot: 0, time: 0, source: "mmap", pid: 1, vaddr: 0, opId: 0, addr: 64, data: Uint8Array.of(1, 2, 3), nonTemporal: false, inode: 0, fileOffset: 0, beyondEof: false }));
+    const input = Buffer.from(
+      encodeEvent("n1", {
+        kind: "store",
+        seq: 1,
+        boot: 0,
+        time: 0,
+        source: "mmap",
+        pid: 1,
+        vaddr: 0,
+        opId: 0,
+        addr: 64,
+        data: Uint8Array.of(1, 2, 3),
+        nonTemporal: false,
+        inode: 0,
+        fileOffset: 0,
+        beyondEof: false,
+      }),
+    );
     const ev = decodeEventFast(input).event;
     if (ev.kind !== "store") throw new Error("not a store");
     input.fill(0);

@@ -60,7 +60,11 @@ export function eventEnd(buf: Uint8Array, start: number, limit: number): number 
  * where it ends. Undefined when its framing is not the canonical one (see eventEnd): read rows one
  * by one instead.
  */
-export function decodeEventInRun(buf: Uint8Array, start: number, limit: number): { node: string; event: Event; end: number } | undefined {
+export function decodeEventInRun(
+  buf: Uint8Array,
+  start: number,
+  limit: number,
+): { node: string; event: Event; end: number } | undefined {
   const fast = decodeEventInRunFast(buf, start, limit);
   if (fast !== undefined) return fast;
   const end = eventEnd(buf, start, limit);

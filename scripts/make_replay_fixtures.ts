@@ -58,7 +58,10 @@ export async function writeEventLog(file: string, node: string, events: readonly
     const last = events[events.length - 1]?.seq ?? 0;
     await db.transaction([
       { sql: "INSERT OR IGNORE INTO nodes (node, first_ingested_at) VALUES (?, ?)", params: [node, INGESTED_AT] },
-      { sql: "INSERT INTO ingest_progress (node, last_contiguous_seq, highest_seq, updated_at) VALUES (?, ?, ?, ?)", params: [node, last, last, INGESTED_AT] },
+      {
+        sql: "INSERT INTO ingest_progress (node, last_contiguous_seq, highest_seq, updated_at) VALUES (?, ?, ?, ?)",
+        params: [node, last, last, INGESTED_AT],
+      },
     ]);
     // One self-contained file (no -wal/-shm beside it), as compact as SQLite makes it.
     await db.run("PRAGMA journal_mode = DELETE");
@@ -69,7 +72,15 @@ export async function writeEventLog(file: string, node: string, events: readonly
 }
 
 export interface ExpectedReports {
-  replay: { lastSeq: number; eventsApplied: number; hashesChecked: number; mediaSha256: string; pendingLines: number; sizeBytes: number; persistence: string };
+  replay: {
+    lastSeq: number;
+    eventsApplied: number;
+    hashesChecked: number;
+    mediaSha256: string;
+    pendingLines: number;
+    sizeBytes: number;
+    persistence: string;
+  };
   powerLosses: number[];
   survival: Record<string, unknown>;
 }
@@ -85,7 +96,10 @@ export function goldenSurvival(report: SurvivalReport): unknown {
 }
 
 /** What replay reports for a fixture log (the golden test recomputes exactly this). */
-export async function expectedReports(file: string, node: string): Promise<{ expected: ExpectedReports; tables: Map<number, string> }> {
+export async function expectedReports(
+  file: string,
+  node: string,
+): Promise<{ expected: ExpectedReports; tables: Map<number, string> }> {
   const log = await SqliteEventLog.open(file, node);
   try {
     const result = await replayLog(log);
@@ -116,7 +130,9 @@ export async function expectedReports(file: string, node: string): Promise<{ exp
 
 async function main(): Promise<void> {
   const dir = fixturesDir();
-  const workloads = readdirSync(dir).filter((f) => f.endsWith(".workload.json")).sort();
+  const workloads = readdirSync(dir)
+    .filter((f) => f.endsWith(".workload.json"))
+    .sort();
   for (const workloadFile of workloads) {
     const name = workloadFile.slice(0, -".workload.json".length);
     const events = recordWorkload(join(dir, workloadFile));
@@ -126,7 +142,9 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, `${name}.expected.json`), `${JSON.stringify(expected, null, 2)}\n`);
     for (const old of readdirSync(dir).filter((f) => f.startsWith(`${name}.survival-`))) rmSync(join(dir, old));
     for (const [seq, text] of tables) writeFileSync(join(dir, `${name}.survival-${seq}.txt`), text);
-    process.stdout.write(`${name}: ${events.length} events, power losses at ${expected.powerLosses.join(", ")}, media ${expected.replay.mediaSha256.slice(0, 16)}…\n`);
+    process.stdout.write(
+      `${name}: ${events.length} events, power losses at ${expected.powerLosses.join(", ")}, media ${expected.replay.mediaSha256.slice(0, 16)}…\n`,
+    );
   }
 }
 

@@ -30,7 +30,9 @@ try {
   });
   const report = machine.lastMount.fsck;
   if (report.clean) process.exit(0);
-  process.stderr.write(`${path}: ${report.problems.length} fsck problem(s) after recovery; first: ${report.problems[0].kind}: ${report.problems[0].message}\n`);
+  process.stderr.write(
+    `${path}: ${report.problems.length} fsck problem(s) after recovery; first: ${report.problems[0].kind}: ${report.problems[0].message}\n`,
+  );
   process.exit(1);
 } catch (error) {
   process.stderr.write(`${path}: cannot mount: ${error.message}\n`);

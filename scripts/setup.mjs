@@ -35,7 +35,11 @@ function mtime(path) {
 let installedNow = false;
 const lock = join(root, "package-lock.json");
 const installed = join(root, "node_modules", ".package-lock.json");
-if (!existsSync(installed) || mtime(lock) > mtime(installed) || !existsSync(join(root, "node_modules", "sqlite3", "build"))) {
+if (
+  !existsSync(installed) ||
+  mtime(lock) > mtime(installed) ||
+  !existsSync(join(root, "node_modules", "sqlite3", "build"))
+) {
   const before = Date.now();
   run("npm", existsSync(lock) ? ["ci"] : ["install"]);
   installedNow = mtime(join(root, "dist", "coordinator", "cli", "main.js")) >= before - 1000;
@@ -83,7 +87,8 @@ function sourceEntries(dir, out) {
 }
 const fingerprintFile = join(root, "dist", ".source-fingerprint");
 const entries = [];
-for (const d of ["proto", "node", "replay", "coordinator", "bench", "scripts"]) if (existsSync(join(root, d))) sourceEntries(join(root, d), entries);
+for (const d of ["proto", "node", "replay", "coordinator", "bench", "scripts"])
+  if (existsSync(join(root, d))) sourceEntries(join(root, d), entries);
 for (const f of ["tsconfig.json", "package.json"]) entries.push(`${f}:${mtime(join(root, f))}`);
 const fingerprint = createHash("sha1").update(entries.sort().join("\n")).digest("hex");
 let built = "";
@@ -98,10 +103,15 @@ if (installedNow) {
   writeFileSync(fingerprintFile, `${fingerprint}\n`);
 } else if (!existsSync(join(root, "dist", "coordinator", "cli", "main.js")) || built !== fingerprint) {
   say("building dist/ (tsc)");
-  const tsc = spawnSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], { cwd: root, stdio: "inherit" });
+  const tsc = spawnSync(
+    process.execPath,
+    [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"],
+    { cwd: root, stdio: "inherit" },
+  );
   // tsc emits JavaScript even when it reports type errors; `npm run typecheck` (and CI) fail on
   // those. Here a type error only warns, so one unfinished file does not stop every command.
-  if (tsc.status !== 0) say(`tsc reported errors (exit ${tsc.status}); dist/ was still emitted — run \`npm run typecheck\``);
+  if (tsc.status !== 0)
+    say(`tsc reported errors (exit ${tsc.status}); dist/ was still emitted — run \`npm run typecheck\``);
   if (!existsSync(join(root, "dist", "coordinator", "cli", "main.js"))) {
     say("the build produced no dist/coordinator/cli/main.js");
     process.exit(1);

@@ -13,7 +13,10 @@ export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(
 ): { values: Record<string, string | boolean | string[] | boolean[] | undefined>; positionals: string[] } {
   try {
     const parsed = parseArgs({ args, options, allowPositionals, strict: true });
-    return { values: parsed.values as Record<string, string | boolean | string[] | undefined>, positionals: parsed.positionals };
+    return {
+      values: parsed.values as Record<string, string | boolean | string[] | undefined>,
+      positionals: parsed.positionals,
+    };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -40,11 +43,18 @@ export function flag(values: Record<string, unknown>, name: string): boolean {
   return values[name] === true;
 }
 
-export function intOption(values: Record<string, unknown>, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function intOption(
+  values: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const text = str(values, name);
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`--${name} ${text}: expected an integer in [${min}, ${max}]`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new UsageError(`--${name} ${text}: expected an integer in [${min}, ${max}]`);
   return value;
 }
 
@@ -52,7 +62,8 @@ export function intOption(values: Record<string, unknown>, name: string, fallbac
 export function countOption(values: Record<string, unknown>, name: string, min: number): bigint | undefined {
   const text = str(values, name);
   if (text === undefined) return undefined;
-  if (!/^\d{1,16}$/.test(text) || Number(text) < min) throw new UsageError(`--${name} ${text}: expected an integer ≥ ${min}`);
+  if (!/^\d{1,16}$/.test(text) || Number(text) < min)
+    throw new UsageError(`--${name} ${text}: expected an integer ≥ ${min}`);
   return BigInt(text);
 }
 

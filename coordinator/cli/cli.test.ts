@@ -48,7 +48,10 @@ describe("cli", () => {
       const r = daxsim("demo", "--seed", "5", "--dir", dir);
       expect(r.stderr).toBe("");
       expect(r.status).toBe(0);
-      for (const node of ["n1", "n2", "n3"]) expect(r.stdout).toMatch(new RegExp(`=== ${node}: replayed \\d+ events .*; [1-9]\\d* recorded media hashes reproduced ===`));
+      for (const node of ["n1", "n2", "n3"])
+        expect(r.stdout).toMatch(
+          new RegExp(`=== ${node}: replayed \\d+ events .*; [1-9]\\d* recorded media hashes reproduced ===`),
+        );
       for (const policy of ["strict", "random", "torn"]) expect(r.stdout).toContain(`policy ${policy}`);
       expect(r.stdout.match(/beyond-EOF stores \(\d+\)/g)).toHaveLength(3);
       expect(r.stdout).toMatch(/zeroed +0\/23 +extension by ftruncate/);

@@ -19,7 +19,8 @@ export async function run(args: string[]): Promise<number> {
   const names = name === "all" ? Object.keys(BENCHES) : [name];
   for (const n of names) {
     const bench = BENCHES[n];
-    if (bench === undefined) throw new UsageError(`unknown benchmark "${n}"; known: ${Object.keys(BENCHES).join(", ")}, all`);
+    if (bench === undefined)
+      throw new UsageError(`unknown benchmark "${n}"; known: ${Object.keys(BENCHES).join(", ")}, all`);
     for (const result of await bench({ seconds })) printResult(result, flag(values, "json"));
   }
   return 0;

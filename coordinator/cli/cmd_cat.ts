@@ -19,13 +19,26 @@ export async function run(args: string[]): Promise<number> {
   const path = target.startsWith("/") ? target : `/${target}`;
   const machine = machineFromImage(readImageOrFail(imagePath), quietLog());
   const pid = 1;
-  const opened = machine.open(pid, path, { read: true, write: false, create: false, excl: false, trunc: false, append: false });
-  if (!opened.ok) throw new CommandFailure(`${target}: ${opened.errno !== undefined ? STRERROR[opened.errno] : opened.message ?? "cannot open"}`);
+  const opened = machine.open(pid, path, {
+    read: true,
+    write: false,
+    create: false,
+    excl: false,
+    trunc: false,
+    append: false,
+  });
+  if (!opened.ok)
+    throw new CommandFailure(
+      `${target}: ${opened.errno !== undefined ? STRERROR[opened.errno] : (opened.message ?? "cannot open")}`,
+    );
   const size = machine.stat(pid, { fd: opened.value }).value;
   // Bounded: each read returns > 0 bytes until EOF, and the file has `size` bytes.
   for (let offset = 0, reads = 0; reads <= size / READ_BYTES + 1; reads++) {
     const chunk = machine.read(pid, opened.value, READ_BYTES, offset);
-    if (!chunk.ok) throw new CommandFailure(`${target}: ${chunk.errno !== undefined ? STRERROR[chunk.errno] : chunk.message ?? "read failed"}`);
+    if (!chunk.ok)
+      throw new CommandFailure(
+        `${target}: ${chunk.errno !== undefined ? STRERROR[chunk.errno] : (chunk.message ?? "read failed")}`,
+      );
     if (chunk.value === 0) break;
     if (!process.stdout.write(chunk.data!)) await once(process.stdout, "drain");
     offset += chunk.value;

@@ -9,7 +9,11 @@ import { parseSeed } from "../../node/sim/prng.js";
 import { flag, parse, str } from "./args.js";
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parse(args, { seed: { type: "string" }, dir: { type: "string" }, "one-dimm": { type: "boolean" } }, false);
+  const { values } = parse(
+    args,
+    { seed: { type: "string" }, dir: { type: "string" }, "one-dimm": { type: "boolean" } },
+    false,
+  );
   const seed = parseSeed(str(values, "seed") ?? "1");
   if (flag(values, "one-dimm")) {
     const { dimmDemoReport } = await import("../demo/dimm_demo.js");

@@ -11,17 +11,27 @@ import { Event } from "../../proto/gen/daxsim/v1/events.js";
 import { CommandFailure } from "./errors.js";
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    ...COORDINATOR_OPTIONS,
-    node: { type: "string" },
-    kind: { type: "string", multiple: true },
-    "from-seq": { type: "string" },
-    max: { type: "string" },
-    follow: { type: "boolean" },
-  }, false);
+  const { values } = parse(
+    args,
+    {
+      ...COORDINATOR_OPTIONS,
+      node: { type: "string" },
+      kind: { type: "string", multiple: true },
+      "from-seq": { type: "string" },
+      max: { type: "string" },
+      follow: { type: "boolean" },
+    },
+    false,
+  );
   const address = coordinatorAddress(values);
   const client = coordinatorClient(address);
-  const call = client.watchEvents({ node: str(values, "node") ?? "", kinds: strs(values, "kind"), fromSeq: countOption(values, "from-seq", 1) ?? 0n, follow: flag(values, "follow"), maxEvents: countOption(values, "max", 1) ?? 0n });
+  const call = client.watchEvents({
+    node: str(values, "node") ?? "",
+    kinds: strs(values, "kind"),
+    fromSeq: countOption(values, "from-seq", 1) ?? 0n,
+    follow: flag(values, "follow"),
+    maxEvents: countOption(values, "max", 1) ?? 0n,
+  });
   const stop = (): void => call.cancel();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

@@ -12,7 +12,11 @@ import { OpRecord, PowerLossResult } from "../../proto/gen/daxsim/v1/node.js";
 import { CommandFailure, UsageError } from "./errors.js";
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...COORDINATOR_OPTIONS, node: { type: "string" }, session: { type: "string" } });
+  const { values, positionals } = parse(args, {
+    ...COORDINATOR_OPTIONS,
+    node: { type: "string" },
+    session: { type: "string" },
+  });
   const node = required(values, "node", "NODE");
   if (positionals.length !== 1) throw new UsageError("give one workload file (or - for standard input)");
   const file = positionals[0]!;
@@ -31,8 +35,10 @@ export async function run(args: string[]): Promise<number> {
       if (record.error !== "" || record.mismatch !== "") failed++;
       process.stdout.write(`${JSON.stringify(OpRecord.toJSON(record))}\n`);
     }
-    if (reply.powerLoss !== undefined) process.stdout.write(`${JSON.stringify({ powerLoss: PowerLossResult.toJSON(reply.powerLoss) })}\n`);
-    if (failed > 0) throw new CommandFailure(`${failed} op${failed === 1 ? "" : "s"} did not run or did not meet expectations`);
+    if (reply.powerLoss !== undefined)
+      process.stdout.write(`${JSON.stringify({ powerLoss: PowerLossResult.toJSON(reply.powerLoss) })}\n`);
+    if (failed > 0)
+      throw new CommandFailure(`${failed} op${failed === 1 ? "" : "s"} did not run or did not meet expectations`);
     return 0;
   } catch (error) {
     if (error instanceof CommandFailure) throw error;

@@ -32,7 +32,9 @@ describe("daxsim experiment (CLI)", () => {
   beforeAll(() => {
     execFileSync(process.execPath, [join(root, "scripts", "setup.mjs")], { cwd: root });
     dir = mkdtempSync(join(tmpdir(), "daxsim-experiment-cli-"));
-    const doc = JSON.parse(readFileSync(join(root, "examples/crash/size_update.json"), "utf8")) as { ops: Array<Record<string, unknown>> };
+    const doc = JSON.parse(readFileSync(join(root, "examples/crash/size_update.json"), "utf8")) as {
+      ops: Array<Record<string, unknown>>;
+    };
     buggy = join(dir, "buggy.json");
     writeFileSync(buggy, JSON.stringify({ ...doc, mount: "bug=no-size-flush" }));
   });
@@ -41,14 +43,21 @@ describe("daxsim experiment (CLI)", () => {
   it("experiment CLI: a clean workload exits 0 with a JSON summary; a buggy one exits 1 with violations and reproducers", () => {
     const clean = daxsim("experiment", join(root, "examples/crash/size_update.json"), "--json", "--workers", "0");
     expect(clean.status).toBe(0);
-    const summary = JSON.parse(clean.stdout.trim().split("\n").at(-1)!) as { type: string; states: number; violationsByOracle: object };
+    const summary = JSON.parse(clean.stdout.trim().split("\n").at(-1)!) as {
+      type: string;
+      states: number;
+      violationsByOracle: object;
+    };
     expect(summary.type).toBe("summary");
     expect(summary.states).toBeGreaterThan(0);
     expect(summary.violationsByOracle).toEqual({});
 
     const bad = daxsim("experiment", buggy, "--json", "--db", join(dir, "results.sqlite"), "--out", join(dir, "out"));
     expect(bad.status).toBe(1);
-    const lines = bad.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = bad.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const violation = lines.find((l) => l.type === "violation" && l.oracle === "durability")!;
     expect(violation.reproduce).toMatch(/--reproduce \d+:\d+ --out crash\.img/);
     expect(readFileSync(join(dir, "out", "violations.jsonl"), "utf8").split("\n").length).toBeGreaterThan(1);

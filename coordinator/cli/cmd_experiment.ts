@@ -9,7 +9,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CHUNK_BYTES, LINE_BYTES } from "../../node/dimm/geometry.js";
-import type { CheckerPool, ExperimentOptions, ExperimentResult, PointResult, Progress, ViolationRecord } from "../experiment/engine.js";
+import type {
+  CheckerPool,
+  ExperimentOptions,
+  ExperimentResult,
+  PointResult,
+  Progress,
+  ViolationRecord,
+} from "../experiment/engine.js";
 import { isCrashPointMode } from "../experiment/crash_points.js";
 import { StrategyError, formatStrategy, parseStrategy } from "../experiment/strategies.js";
 import { flag, intOption, parse, persistenceOption, seedOption, str } from "./args.js";
@@ -59,17 +66,24 @@ export async function run(args: string[]): Promise<number> {
   const points: PointResult[] = [];
   let result: ExperimentResult;
   try {
-    result = await runExperiment(workloadDoc, options, pool, (p: Progress) => {
-      if (bar !== undefined) bar.update(p);
-      else if (json) process.stdout.write(`${JSON.stringify({ type: "progress", ...p })}\n`);
-    }, (r) => points.push(r));
+    result = await runExperiment(
+      workloadDoc,
+      options,
+      pool,
+      (p: Progress) => {
+        if (bar !== undefined) bar.update(p);
+        else if (json) process.stdout.write(`${JSON.stringify({ type: "progress", ...p })}\n`);
+      },
+      (r) => points.push(r),
+    );
   } finally {
     bar?.done();
     await pool?.close();
   }
   const reproducer = (v: ViolationRecord): string => reproduceCommand(file, options, v.id);
   if (json) {
-    for (const v of result.violations) process.stdout.write(`${JSON.stringify({ type: "violation", ...v, reproduce: reproducer(v) })}\n`);
+    for (const v of result.violations)
+      process.stdout.write(`${JSON.stringify({ type: "violation", ...v, reproduce: reproducer(v) })}\n`);
     process.stdout.write(`${JSON.stringify({ type: "summary", ...summaryOf(result) })}\n`);
   } else {
     process.stdout.write(formatSummary(result, reproducer));
@@ -78,8 +92,14 @@ export async function run(args: string[]): Promise<number> {
   const out = str(values, "out");
   if (out !== undefined) {
     mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, "experiment.json"), `${JSON.stringify({ id, file, spec: specOf(workloadDoc, options), summary: summaryOf(result) }, null, 2)}\n`);
-    writeFileSync(join(out, "violations.jsonl"), result.violations.map((v) => `${JSON.stringify({ ...v, reproduce: reproducer(v) })}\n`).join(""));
+    writeFileSync(
+      join(out, "experiment.json"),
+      `${JSON.stringify({ id, file, spec: specOf(workloadDoc, options), summary: summaryOf(result) }, null, 2)}\n`,
+    );
+    writeFileSync(
+      join(out, "violations.jsonl"),
+      result.violations.map((v) => `${JSON.stringify({ ...v, reproduce: reproducer(v) })}\n`).join(""),
+    );
   }
   const dbFile = str(values, "db");
   if (dbFile !== undefined) {
@@ -97,7 +117,8 @@ export async function run(args: string[]): Promise<number> {
 
 function experimentOptions(values: Record<string, unknown>): ExperimentOptions {
   const crashPoints = str(values, "crash-points") ?? "fence";
-  if (!isCrashPointMode(crashPoints)) throw new UsageError(`--crash-points ${crashPoints}: expected fence, store or op`);
+  if (!isCrashPointMode(crashPoints))
+    throw new UsageError(`--crash-points ${crashPoints}: expected fence, store or op`);
   let strategy;
   try {
     strategy = parseStrategy(str(values, "strategy") ?? "prefix");
@@ -107,7 +128,13 @@ function experimentOptions(values: Record<string, unknown>): ExperimentOptions {
   }
   const persistence = persistenceOption(values);
   const seed = seedOption(values) ?? 1n;
-  return { crashPoints, strategy, torn: flag(values, "torn"), seed, ...(persistence !== undefined ? { persistence } : {}) };
+  return {
+    crashPoints,
+    strategy,
+    torn: flag(values, "torn"),
+    seed,
+    ...(persistence !== undefined ? { persistence } : {}),
+  };
 }
 
 async function openPool(workers: number, nats: string | undefined): Promise<CheckerPool | undefined> {
@@ -125,14 +152,25 @@ async function openPool(workers: number, nats: string | undefined): Promise<Chec
 }
 
 function reproduceCommand(file: string, options: ExperimentOptions, id: string): string {
-  const parts = ["npx daxsim experiment", file, `--crash-points ${options.crashPoints}`, `--strategy ${formatStrategy(options.strategy)}`, `--seed ${options.seed}`];
+  const parts = [
+    "npx daxsim experiment",
+    file,
+    `--crash-points ${options.crashPoints}`,
+    `--strategy ${formatStrategy(options.strategy)}`,
+    `--seed ${options.seed}`,
+  ];
   if (options.torn) parts.push("--torn");
   if (options.persistence !== undefined) parts.push(`--persistence ${options.persistence}`);
   parts.push(`--reproduce ${id}`, "--out crash.img");
   return parts.join(" ");
 }
 
-async function reproduceImage(workloadDoc: unknown, options: ExperimentOptions, id: string, out: string | undefined): Promise<number> {
+async function reproduceImage(
+  workloadDoc: unknown,
+  options: ExperimentOptions,
+  id: string,
+  out: string | undefined,
+): Promise<number> {
   if (out === undefined) throw new UsageError("--reproduce needs --out IMG");
   const { reproduce, ReproduceError } = await import("../experiment/engine.js");
   const { writeImage } = await import("../../node/image/index.js");
@@ -150,9 +188,15 @@ async function reproduceImage(workloadDoc: unknown, options: ExperimentOptions, 
     chunks[c]!.set(content, line * LINE_BYTES - c * CHUNK_BYTES);
   }
   writeImage(out, { dimmSizeBytes: image.sizeBytes, persistence: image.persistence }, (c) => chunks[c]);
-  const chosen = image.state.chosen.map((c) => (c.wordKept !== undefined ? `line ${c.line} words ${c.wordKept.join(",")}` : `line ${c.line} keeps ${c.kept}`));
-  process.stdout.write(`wrote ${out}: crash state ${id} (other pending lines: ${image.state.fallback === "all" ? "all survive" : "all lost"}${chosen.length > 0 ? `; ${chosen.join("; ")}` : ""})\n`);
-  process.stdout.write(`inspect it with: npx daxsim fsck ${out}; npx daxsim ls ${out}; npx daxsim io --dimm ${out} -c stat /PATH\n`);
+  const chosen = image.state.chosen.map((c) =>
+    c.wordKept !== undefined ? `line ${c.line} words ${c.wordKept.join(",")}` : `line ${c.line} keeps ${c.kept}`,
+  );
+  process.stdout.write(
+    `wrote ${out}: crash state ${id} (other pending lines: ${image.state.fallback === "all" ? "all survive" : "all lost"}${chosen.length > 0 ? `; ${chosen.join("; ")}` : ""})\n`,
+  );
+  process.stdout.write(
+    `inspect it with: npx daxsim fsck ${out}; npx daxsim ls ${out}; npx daxsim io --dimm ${out} -c stat /PATH\n`,
+  );
   return 0;
 }
 
@@ -167,14 +211,28 @@ function formatSummary(r: ExperimentResult, reproducer: (v: ViolationRecord) => 
     lines.push(`VIOLATION ${v.oracle} at crash point ${v.crashSeq}, state ${v.id}: ${v.message}`);
     lines.push(`  reproduce: ${reproducer(v)}`);
   }
-  if (r.violations.length > 50) lines.push(`… ${r.violations.length - 50} more violations (use --json or --out DIR for all)`);
+  if (r.violations.length > 50)
+    lines.push(`… ${r.violations.length - 50} more violations (use --json or --out DIR for all)`);
   const total = Object.values(r.violationsByOracle).reduce((a, b) => a + b, 0);
-  lines.push("", `strategy ${r.strategy}, crash points at every ${r.crashPointMode}${r.torn ? ", torn words" : ""}, seed ${r.seed}, ${r.checkers} checker(s)`);
+  lines.push(
+    "",
+    `strategy ${r.strategy}, crash points at every ${r.crashPointMode}${r.torn ? ", torn words" : ""}, seed ${r.seed}, ${r.checkers} checker(s)`,
+  );
   lines.push(`  crash points      ${r.crashPoints}`);
   lines.push(`  crash states      ${r.states}`);
   lines.push(`  distinct images   ${r.distinctImages}`);
-  lines.push(`  violations        ${total}${total > 0 ? `  (${Object.entries(r.violationsByOracle).map(([o, n]) => `${o} ${n}`).join(", ")})` : ""}`);
-  lines.push(`  beyond-EOF stores survived ${r.beyondEof.survived}, zeroed ${r.beyondEof.zeroed}, lost ${r.beyondEof.lost}, gone ${r.beyondEof.gone} (over distinct images)`);
+  lines.push(
+    `  violations        ${total}${
+      total > 0
+        ? `  (${Object.entries(r.violationsByOracle)
+            .map(([o, n]) => `${o} ${n}`)
+            .join(", ")})`
+        : ""
+    }`,
+  );
+  lines.push(
+    `  beyond-EOF stores survived ${r.beyondEof.survived}, zeroed ${r.beyondEof.zeroed}, lost ${r.beyondEof.lost}, gone ${r.beyondEof.gone} (over distinct images)`,
+  );
   lines.push(`  ${r.elapsedMs} ms, ${r.statesPerSecond} states/s`, "");
   return lines.join("\n");
 }

@@ -17,18 +17,28 @@ const FORMATS = ["pmreorder"] as const;
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { ...LOG_OPTIONS, format: { type: "string" }, out: { type: "string" }, media: { type: "string" }, "from-seq": { type: "string" }, "to-seq": { type: "string" }, "map-base": { type: "string" } },
+    {
+      ...LOG_OPTIONS,
+      format: { type: "string" },
+      out: { type: "string" },
+      media: { type: "string" },
+      "from-seq": { type: "string" },
+      "to-seq": { type: "string" },
+      "map-base": { type: "string" },
+    },
     false,
   );
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const { db, node } = logFileAndNode(values);
   const format = str(values, "format");
-  if (format === undefined || !(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format is required: ${FORMATS.join(", ")}`);
+  if (format === undefined || !(FORMATS as readonly string[]).includes(format))
+    throw new UsageError(`--format is required: ${FORMATS.join(", ")}`);
   const fromSeq = seqOption(values, "from-seq");
   const toSeq = seqOption(values, "to-seq");
   const mapBaseText = str(values, "map-base");
   const mapBase = mapBaseText === undefined ? undefined : Number(mapBaseText);
-  if (mapBase !== undefined && (!Number.isSafeInteger(mapBase) || mapBase < 0)) throw new UsageError(`--map-base ${mapBaseText}: expected a number such as 0x7f0000000000`);
+  if (mapBase !== undefined && (!Number.isSafeInteger(mapBase) || mapBase < 0))
+    throw new UsageError(`--map-base ${mapBaseText}: expected a number such as 0x7f0000000000`);
   const media = str(values, "media");
   const out = str(values, "out");
   const dimm = dimmOverrides(values);

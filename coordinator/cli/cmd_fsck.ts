@@ -21,9 +21,13 @@ export async function run(args: string[]): Promise<number> {
   let positionals: string[];
   try {
     ({ positionals } = parse(args, {}));
-    if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? "name the image to check" : `one image, got ${positionals.length}`);
+    if (positionals.length !== 1)
+      throw new UsageError(
+        positionals.length === 0 ? "name the image to check" : `one image, got ${positionals.length}`,
+      );
   } catch (error) {
-    if (error instanceof UsageError) throw new CommandFailure(`${error.message}\nusage: daxsim fsck IMG`, FSCK_EXIT.usage);
+    if (error instanceof UsageError)
+      throw new CommandFailure(`${error.message}\nusage: daxsim fsck IMG`, FSCK_EXIT.usage);
     throw error;
   }
   const path = positionals[0]!;
@@ -50,11 +54,17 @@ export class MediaRangeError extends Error {
 export function mediaReader(image: DimmImage): (addr: number, length: number) => Buffer {
   const size = image.header.dimmSizeBytes;
   return (addr, length) => {
-    if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || addr < 0 || length < 0 || addr + length > size) {
+    if (
+      !Number.isSafeInteger(addr) ||
+      !Number.isSafeInteger(length) ||
+      addr < 0 ||
+      length < 0 ||
+      addr + length > size
+    ) {
       throw new MediaRangeError(`a read of [${addr}, +${length}) is outside the ${size}-byte media`);
     }
     const out = Buffer.alloc(length);
-    for (let done = 0; done < length; ) {
+    for (let done = 0; done < length;) {
       const at = addr + done;
       const c = Math.floor(at / CHUNK_BYTES);
       const off = at - c * CHUNK_BYTES;

@@ -18,11 +18,16 @@ interface IngestProcess {
 }
 
 function spawnIngest(url: string, file: string): IngestProcess {
-  const child = spawn(process.execPath, [bin, "ingest", "--nats", url, "--db", file], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [bin, "ingest", "--nats", url, "--db", file], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   child.stdout!.resume();
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   return { child, exit, stderr: () => stderr };
 }
 
@@ -107,7 +112,21 @@ describe("daxsim ingest (process)", () => {
     const start = n1.log.nextSeq;
     n1.dimm.flush(0, 65536, "clwb");
     n1.dimm.fence();
-    const fsync: OpEvent = n1.log.append({ kind: "op", seq: 0, boot: 0, time: 0, startSeq: start, pid: 1, name: "fsync", argsJson: '{"fd":3}', result: 0, errno: "", signal: "", inode: 2, sizeAfter: 0 });
+    const fsync: OpEvent = n1.log.append({
+      kind: "op",
+      seq: 0,
+      boot: 0,
+      time: 0,
+      startSeq: start,
+      pid: 1,
+      name: "fsync",
+      argsJson: '{"fd":3}',
+      result: 0,
+      errno: "",
+      signal: "",
+      inode: 2,
+      sizeAfter: 0,
+    });
     // The write-ahead rule: fsync returns to its caller only after this resolves.
     await n1.outbox.flush();
     // The coordinator crashes at once, and the NATS server restarts too while it is down.
@@ -116,8 +135,12 @@ describe("daxsim ingest (process)", () => {
     const second = track(spawnIngest(nats.url, file));
     await waitIngested(second, file, "n1", fsync.seq);
 
-    expect(await query(file, "SELECT seq, op_name, op_id FROM events WHERE node = 'n1' AND op_name = 'fsync'")).toEqual([{ seq: fsync.seq, op_name: "fsync", op_id: start }]);
-    expect(await query(file, "SELECT count(*) AS n FROM events WHERE node = 'n1' AND seq <= ?", [fsync.seq])).toEqual([{ n: fsync.seq }]);
+    expect(await query(file, "SELECT seq, op_name, op_id FROM events WHERE node = 'n1' AND op_name = 'fsync'")).toEqual(
+      [{ seq: fsync.seq, op_name: "fsync", op_id: start }],
+    );
+    expect(await query(file, "SELECT count(*) AS n FROM events WHERE node = 'n1' AND seq <= ?", [fsync.seq])).toEqual([
+      { n: fsync.seq },
+    ]);
   });
 
   it("ingest process: a missing --db is a usage error", () => {

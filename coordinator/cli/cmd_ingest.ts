@@ -13,7 +13,11 @@ import { parse, required, str } from "./args.js";
 import { CommandFailure } from "./errors.js";
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parse(args, { nats: { type: "string" }, db: { type: "string" }, durable: { type: "string" } }, false);
+  const { values } = parse(
+    args,
+    { nats: { type: "string" }, db: { type: "string" }, durable: { type: "string" } },
+    false,
+  );
   const url = required(values, "nats", "URL");
   const file = required(values, "db", "FILE");
   const durable = str(values, "durable") ?? INGEST_DURABLE_DEFAULT;

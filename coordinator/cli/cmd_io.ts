@@ -29,7 +29,8 @@ export async function run(args: string[]): Promise<number> {
   try {
     parsed = parseIoArgs(args);
   } catch (error) {
-    if (error instanceof TypeError || error instanceof MountOptionError || error instanceof PrngSeedError) throw usageFailure(error.message);
+    if (error instanceof TypeError || error instanceof MountOptionError || error instanceof PrngSeedError)
+      throw usageFailure(error.message);
     throw error;
   }
   const { imagePath, commands, paths, flags, mode, mount, seed } = parsed;
@@ -76,7 +77,8 @@ function parseIoArgs(args: string[]): {
       seed: { type: "string" },
     },
   });
-  if (values.dimm === undefined) throw new TypeError("--dimm IMG is required: the DIMM image to work on (make one with daxsim mkfs)");
+  if (values.dimm === undefined)
+    throw new TypeError("--dimm IMG is required: the DIMM image to work on (make one with daxsim mkfs)");
   let mode = 0o600;
   if (values.mode !== undefined) {
     const m = strtoul(values.mode);

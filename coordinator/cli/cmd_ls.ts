@@ -21,12 +21,18 @@ export async function run(args: string[]): Promise<number> {
   const machine = machineFromImage(readImageOrFail(imagePath), quietLog());
   const pid = 1;
   const top = machine.stat(pid, { path });
-  if (!top.ok) throw new CommandFailure(`cannot access '${target}': ${top.errno !== undefined ? STRERROR[top.errno] : top.message ?? "failed"}`);
+  if (!top.ok)
+    throw new CommandFailure(
+      `cannot access '${target}': ${top.errno !== undefined ? STRERROR[top.errno] : (top.message ?? "failed")}`,
+    );
   const rows: Array<{ st: FileStat; name: string }> = [];
   const st = top.info as FileStat;
   if (st.type === "dir") {
     const listing = machine.readdir(pid, path);
-    if (!listing.ok) throw new CommandFailure(`cannot open directory '${target}': ${listing.errno !== undefined ? STRERROR[listing.errno] : "failed"}`);
+    if (!listing.ok)
+      throw new CommandFailure(
+        `cannot open directory '${target}': ${listing.errno !== undefined ? STRERROR[listing.errno] : "failed"}`,
+      );
     // Like ls -l without -a: no "." and "..".
     const entries = (listing.info as Array<{ name: string }>)
       .map((e) => e.name)
@@ -42,7 +48,10 @@ export async function run(args: string[]): Promise<number> {
   }
   const linksWidth = Math.max(1, ...rows.map((r) => String(r.st.nlink).length));
   const sizeWidth = Math.max(1, ...rows.map((r) => String(r.st.size).length));
-  const lines = rows.map((r) => `${modeString(r.st.mode)} ${String(r.st.nlink).padStart(linksWidth)} ${String(r.st.size).padStart(sizeWidth)} ${r.name}\n`);
+  const lines = rows.map(
+    (r) =>
+      `${modeString(r.st.mode)} ${String(r.st.nlink).padStart(linksWidth)} ${String(r.st.size).padStart(sizeWidth)} ${r.name}\n`,
+  );
   process.stdout.write(lines.join(""));
   return 0;
 }

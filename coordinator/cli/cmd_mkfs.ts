@@ -25,7 +25,10 @@ export async function run(args: string[]): Promise<number> {
     seed: { type: "string" },
     force: { type: "boolean" },
   });
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? "name the image file to create" : `one image file, got ${positionals.length}`);
+  if (positionals.length !== 1)
+    throw new UsageError(
+      positionals.length === 0 ? "name the image file to create" : `one image file, got ${positionals.length}`,
+    );
   const path = positionals[0]!;
   const sizeText = str(values, "size");
   if (sizeText === undefined) throw new UsageError("--size is required (e.g. --size 64M)");
@@ -40,13 +43,19 @@ export async function run(args: string[]): Promise<number> {
   const persistence = persistenceOption(values) ?? "adr";
   const inodes = str(values, "inodes") === undefined ? undefined : intOption(values, "inodes", 0, 1, INODES_MAX);
   const seed = seedOption(values) ?? 1n;
-  if (existsSync(path) && !flag(values, "force")) throw new CommandFailure(`${path} exists; refusing to overwrite it (use --force to replace it)`);
+  if (existsSync(path) && !flag(values, "force"))
+    throw new CommandFailure(`${path} exists; refusing to overwrite it (use --force to replace it)`);
 
   let machine: Machine;
   try {
-    machine = Machine.format(quietLog(), { dimm: { sizeBytes, persistence }, seed, ...(inodes !== undefined ? { inodes } : {}) });
+    machine = Machine.format(quietLog(), {
+      dimm: { sizeBytes, persistence },
+      seed,
+      ...(inodes !== undefined ? { inodes } : {}),
+    });
   } catch (error) {
-    if (error instanceof FsError) throw new CommandFailure(`cannot format a ${formatSize(sizeBytes)} DIMM: ${error.message}`);
+    if (error instanceof FsError)
+      throw new CommandFailure(`cannot format a ${formatSize(sizeBytes)} DIMM: ${error.message}`);
     throw error;
   }
   const sb = machine.fs.sb;

@@ -16,15 +16,19 @@ import { UsageError } from "./errors.js";
 export const NODE_DIMM_SIZE_DEFAULT = "64M";
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    id: { type: "string" },
-    nats: { type: "string" },
-    grpc: { type: "string" },
-    "dimm-size": { type: "string" },
-    persistence: { type: "string" },
-    mount: { type: "string" },
-    seed: { type: "string" },
-  }, false);
+  const { values } = parse(
+    args,
+    {
+      id: { type: "string" },
+      nats: { type: "string" },
+      grpc: { type: "string" },
+      "dimm-size": { type: "string" },
+      persistence: { type: "string" },
+      mount: { type: "string" },
+      seed: { type: "string" },
+    },
+    false,
+  );
   const node = required(values, "id", "NODE");
   if (!isValidNodeId(node)) throw new UsageError(`--id ${node}: a node id is 1–64 characters of A-Z a-z 0-9 _ -`);
   const nats = required(values, "nats", "URL");
@@ -44,10 +48,28 @@ export async function run(args: string[]): Promise<number> {
   const log = (record: Record<string, unknown>): void => {
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
   };
-  const proc = await startNodeProcess({ node, nats, grpc: str(values, "grpc") ?? "127.0.0.1:0", dimmSizeBytes, persistence, mount, seed, log });
-  const ready = { node, grpc: proc.grpc.address, pid: process.pid, startedSeq: proc.runtime.startedSeq, boot: proc.runtime.log.boot, dimmSizeBytes, persistence };
+  const proc = await startNodeProcess({
+    node,
+    nats,
+    grpc: str(values, "grpc") ?? "127.0.0.1:0",
+    dimmSizeBytes,
+    persistence,
+    mount,
+    seed,
+    log,
+  });
+  const ready = {
+    node,
+    grpc: proc.grpc.address,
+    pid: process.pid,
+    startedSeq: proc.runtime.startedSeq,
+    boot: proc.runtime.log.boot,
+    dimmSizeBytes,
+    persistence,
+  };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
-  const stop = (): void => void proc.stop().catch((error: unknown) => log({ level: "error", msg: "stop failed", error: String(error) }));
+  const stop = (): void =>
+    void proc.stop().catch((error: unknown) => log({ level: "error", msg: "stop failed", error: String(error) }));
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
   // Under `daxsim up` the supervisor holds our stdin: when it goes away, so do we (cleanly).

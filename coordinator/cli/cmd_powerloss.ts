@@ -15,21 +15,28 @@ import { policyToWire } from "../../proto/codec.js";
 import { CommandFailure, UsageError } from "./errors.js";
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    ...COORDINATOR_OPTIONS,
-    node: { type: "string", multiple: true },
-    "at-seq": { type: "string" },
-    "after-ops": { type: "string" },
-    "after-ms": { type: "string" },
-    policy: { type: "string" },
-    seed: { type: "string" },
-    kill: { type: "boolean" },
-    "timeout-ms": { type: "string" },
-  }, false);
+  const { values } = parse(
+    args,
+    {
+      ...COORDINATOR_OPTIONS,
+      node: { type: "string", multiple: true },
+      "at-seq": { type: "string" },
+      "after-ops": { type: "string" },
+      "after-ms": { type: "string" },
+      policy: { type: "string" },
+      seed: { type: "string" },
+      kill: { type: "boolean" },
+      "timeout-ms": { type: "string" },
+    },
+    false,
+  );
   const nodes = strs(values, "node");
   if (nodes.length === 0) throw new UsageError("--node NODE is required (repeat it for several nodes)");
   const triggers = ["at-seq", "after-ops", "after-ms"].filter((t) => str(values, t) !== undefined);
-  if (triggers.length > 1) throw new UsageError(`give at most one of --at-seq, --after-ops, --after-ms (got ${triggers.map((t) => `--${t}`).join(", ")})`);
+  if (triggers.length > 1)
+    throw new UsageError(
+      `give at most one of --at-seq, --after-ops, --after-ms (got ${triggers.map((t) => `--${t}`).join(", ")})`,
+    );
   const atSeq = countOption(values, "at-seq", 1);
   const afterOps = countOption(values, "after-ops", 1);
   const afterMs = countOption(values, "after-ms", 0);
@@ -38,7 +45,8 @@ export async function run(args: string[]): Promise<number> {
   if (afterOps !== undefined) trigger = { $case: "afterOps", value: afterOps };
   if (afterMs !== undefined) trigger = { $case: "delayMaxMs", value: afterMs };
   const policy = str(values, "policy") ?? "strict";
-  if (!isPowerLossPolicy(policy)) throw new UsageError(`--policy ${policy}: expected strict, random, torn or eadr-like`);
+  if (!isPowerLossPolicy(policy))
+    throw new UsageError(`--policy ${policy}: expected strict, random, torn or eadr-like`);
   const seed = seedOption(values);
   const timeout = countOption(values, "timeout-ms", 1);
   const request: InjectPowerLossRequest = {

@@ -12,7 +12,11 @@ import { UsageError } from "./errors.js";
 import { LOG_OPTIONS, dimmOverrides, logFileAndNode, seqOption, withLog } from "./replay_tools.js";
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...LOG_OPTIONS, "at-seq": { type: "string" }, out: { type: "string" }, json: { type: "boolean" } }, false);
+  const { values, positionals } = parse(
+    args,
+    { ...LOG_OPTIONS, "at-seq": { type: "string" }, out: { type: "string" }, json: { type: "boolean" } },
+    false,
+  );
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const { db, node } = logFileAndNode(values);
   const atSeq = seqOption(values, "at-seq");
@@ -43,14 +47,23 @@ function summary(r: ReplayResult, out: string | undefined): Record<string, unkno
 }
 
 function describe(r: ReplayResult, out: string | undefined, wrote: boolean): string {
-  const from = (what: string): string => (what === "given" ? "given" : what === "recorded" ? "recorded with the log" : what === "inferred" ? "inferred from the log" : "assumed: not recorded");
+  const from = (what: string): string =>
+    what === "given"
+      ? "given"
+      : what === "recorded"
+        ? "recorded with the log"
+        : what === "inferred"
+          ? "inferred from the log"
+          : "assumed: not recorded";
   const lines = [
     `node ${r.node}: replayed seq 1..${r.lastSeq} (${r.eventsApplied} events) on a ${formatSize(r.dimm.sizeBytes)} ${r.dimm.persistence} DIMM (size ${from(r.dimm.sizeFrom)}, persistence ${from(r.dimm.persistenceFrom)})`,
     r.lastHashCheck === undefined
       ? "  no media hash recorded up to this seq (no PowerLoss or Mount event): nothing to verify against"
       : `  verified ${r.hashesChecked} recorded media hashes (PowerLoss and Mount events); the last at seq ${r.lastHashCheck.seq} (${r.lastHashCheck.kind})`,
     `  media sha256 ${r.mediaSha256} after seq ${r.lastSeq} (boot ${r.boot})`,
-    r.pendingLines === 0 ? "  no cache line is pending: the media is the whole state" : `  ${r.pendingLines} cache lines are pending (in the cache, not on media; an image holds the media only)`,
+    r.pendingLines === 0
+      ? "  no cache line is pending: the media is the whole state"
+      : `  ${r.pendingLines} cache lines are pending (in the cache, not on media; an image holds the media only)`,
   ];
   if (wrote && out !== undefined) lines.push(`  image written to ${out} (daxsim fsck/ls/cat/io read it)`);
   return `${lines.join("\n")}\n`;

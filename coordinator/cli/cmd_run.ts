@@ -20,7 +20,11 @@ import { quietLog, readImageOrFail, shutDownAndSave, stdoutWriter } from "./imag
 const INVALID_WORKLOAD = 2;
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { dimm: { type: "string" }, json: { type: "boolean" }, seed: { type: "string" } });
+  const { values, positionals } = parse(args, {
+    dimm: { type: "string" },
+    json: { type: "boolean" },
+    seed: { type: "string" },
+  });
   if (positionals.length !== 1) throw new UsageError("give one workload file");
   const file = positionals[0]!;
   const workload = loadWorkload(file);
@@ -34,7 +38,10 @@ export async function run(args: string[]): Promise<number> {
   } else {
     const image = readImageOrFail(imagePath);
     const d = workload.settings.dimm;
-    if (workload.settings.given.dimm && (d.sizeBytes !== image.header.dimmSizeBytes || d.persistence !== image.header.persistence)) {
+    if (
+      workload.settings.given.dimm &&
+      (d.sizeBytes !== image.header.dimmSizeBytes || d.persistence !== image.header.persistence)
+    ) {
       process.stderr.write(
         `daxsim run: note: ${file} asks for a ${formatSize(d.sizeBytes)} ${d.persistence} DIMM; running on ${imagePath} (${formatSize(image.header.dimmSizeBytes)} ${image.header.persistence}) instead\n`,
       );
@@ -86,7 +93,15 @@ const PREVIEW_BYTES = 16;
 /** One table row: index, op, pid, result (value, errno or signal) and what else the op returned. */
 export function formatRow(r: OpRecord): string {
   const result =
-    r.error !== undefined ? "not run" : r.signal !== undefined ? r.signal : r.errno !== undefined ? r.errno : ADDRESS_OPS.has(r.op) ? `0x${r.value.toString(16)}` : String(r.value);
+    r.error !== undefined
+      ? "not run"
+      : r.signal !== undefined
+        ? r.signal
+        : r.errno !== undefined
+          ? r.errno
+          : ADDRESS_OPS.has(r.op)
+            ? `0x${r.value.toString(16)}`
+            : String(r.value);
   const details: string[] = [];
   if (r.faults.length > 0) details.push(`faults ${r.faults.join(",")}`);
   if (r.hex !== undefined) {
@@ -94,9 +109,13 @@ export function formatRow(r: OpRecord): string {
     details.push(`hex ${r.hex.slice(0, PREVIEW_BYTES * 2)}${bytes > PREVIEW_BYTES ? `… (${bytes} bytes)` : ""}`);
   }
   const info = r.info as Record<string, unknown> | Array<{ name: string }> | undefined;
-  if (r.op === "stat" && info !== undefined && !Array.isArray(info)) details.push(`size ${String(info.size)} blocks ${String(info.blocks)} nlink ${String(info.nlink)}`);
+  if (r.op === "stat" && info !== undefined && !Array.isArray(info))
+    details.push(`size ${String(info.size)} blocks ${String(info.blocks)} nlink ${String(info.nlink)}`);
   if (r.op === "readdir" && Array.isArray(info)) details.push(info.map((e) => e.name).join(" "));
-  if (r.op === "powerloss" && info !== undefined && !Array.isArray(info)) details.push(`${String(info.policy)} seed ${String(info.seed)}: ${String(info.linesLost)} of ${String(info.pendingLines)} pending lines lost`);
+  if (r.op === "powerloss" && info !== undefined && !Array.isArray(info))
+    details.push(
+      `${String(info.policy)} seed ${String(info.seed)}: ${String(info.linesLost)} of ${String(info.pendingLines)} pending lines lost`,
+    );
   if (r.message !== undefined) details.push(r.message);
   if (r.mismatch !== undefined) details.push(`MISMATCH: ${r.mismatch}`);
   if (r.error !== undefined) details.push(`ERROR: ${r.error}`);

@@ -20,17 +20,23 @@ export async function run(args: string[]): Promise<number> {
       unary(client, client.listNodes, {}, { deadline: deadlineIn(CALL_MS) }),
     ]);
     if (flag(values, "json")) {
-      process.stdout.write(`${JSON.stringify({ status: CoordinatorStatus.toJSON(status), nodes: ListNodesResponse.toJSON(nodes) })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ status: CoordinatorStatus.toJSON(status), nodes: ListNodesResponse.toJSON(nodes) })}\n`,
+      );
       return 0;
     }
     const lines = [`coordinator ${address}  db ${status.dbFile}  nats ${status.natsUrl}`];
-    lines.push(`ingest: ${status.eventsCommitted} events committed, ${status.pendingMessages} messages pending, ${status.rejected} rejected${status.ingestFailure ? `, FAILED: ${status.ingestFailure}` : ""}`);
+    lines.push(
+      `ingest: ${status.eventsCommitted} events committed, ${status.pendingMessages} messages pending, ${status.rejected} rejected${status.ingestFailure ? `, FAILED: ${status.ingestFailure}` : ""}`,
+    );
     lines.push("node  reachable  grpc                   last_seq  ingested  lag  gaps");
     const ingest = new Map(status.nodes.map((n) => [n.node, n]));
     for (const n of nodes.nodes) {
       const i = ingest.get(n.node);
       const gaps = (i?.gaps ?? []).map((g) => `${g.fromSeq}-${g.toSeq}`).join(",") || "-";
-      lines.push(`${n.node.padEnd(5)} ${String(n.reachable).padEnd(10)} ${n.grpcAddress.padEnd(22)} ${String(n.lastSeq).padStart(8)}  ${String(n.ingestedSeq).padStart(8)}  ${String(i?.lagEvents ?? 0n).padStart(3)}  ${gaps}`);
+      lines.push(
+        `${n.node.padEnd(5)} ${String(n.reachable).padEnd(10)} ${n.grpcAddress.padEnd(22)} ${String(n.lastSeq).padStart(8)}  ${String(n.ingestedSeq).padStart(8)}  ${String(i?.lagEvents ?? 0n).padStart(3)}  ${gaps}`,
+      );
     }
     process.stdout.write(`${lines.join("\n")}\n`);
     return 0;

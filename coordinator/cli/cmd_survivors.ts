@@ -27,14 +27,20 @@ export async function run(args: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const { db, node } = logFileAndNode(values);
   const powerLossSeq = seqOption(values, "power-loss");
-  if (powerLossSeq !== undefined && flag(values, "latest")) throw new UsageError("give --power-loss SEQ or --latest, not both");
+  if (powerLossSeq !== undefined && flag(values, "latest"))
+    throw new UsageError("give --power-loss SEQ or --latest, not both");
   const format = (str(values, "format") ?? "table") as SurvivalFormat;
-  if (!SURVIVAL_FORMATS.includes(format)) throw new UsageError(`--format ${format}: expected ${SURVIVAL_FORMATS.join(", ")}`);
+  if (!SURVIVAL_FORMATS.includes(format))
+    throw new UsageError(`--format ${format}: expected ${SURVIVAL_FORMATS.join(", ")}`);
   const limit = intOption(values, "limit", 0, 0);
   const storesMax = intOption(values, "stores-max", 1_000_000, 1, (1 << 24) - 1);
   const dimm = dimmOverrides(values);
   return withLog(db, node, values, async (log) => {
-    const report = await survivalReport(log, { ...(powerLossSeq !== undefined ? { powerLossSeq } : {}), dimm, storesMax });
+    const report = await survivalReport(log, {
+      ...(powerLossSeq !== undefined ? { powerLossSeq } : {}),
+      dimm,
+      storesMax,
+    });
     writeAll(1, formatSurvival(report, format, { limit, dataOnly: flag(values, "data-only") }));
     return 0;
   });

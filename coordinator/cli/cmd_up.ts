@@ -75,7 +75,9 @@ function startChild(child: Child): Promise<Record<string, unknown>> {
   return new Promise((resolveReady, reject) => {
     const timer = setTimeout(() => {
       proc.kill("SIGKILL");
-      reject(new ChildStartError(`${child.name} printed no ready line within ${READY_TIMEOUT_MS} ms; see ${child.logFile}`));
+      reject(
+        new ChildStartError(`${child.name} printed no ready line within ${READY_TIMEOUT_MS} ms; see ${child.logFile}`),
+      );
     }, READY_TIMEOUT_MS);
     proc.once("exit", (code, signal) => {
       clearTimeout(timer);
@@ -105,13 +107,17 @@ async function stopChild(child: Child): Promise<void> {
 }
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    nodes: { type: "string" },
-    dir: { type: "string" },
-    "dimm-size": { type: "string" },
-    persistence: { type: "string" },
-    nats: { type: "string" },
-  }, false);
+  const { values } = parse(
+    args,
+    {
+      nodes: { type: "string" },
+      dir: { type: "string" },
+      "dimm-size": { type: "string" },
+      persistence: { type: "string" },
+      nats: { type: "string" },
+    },
+    false,
+  );
   const count = intOption(values, "nodes", 1, 1, UP_NODES_MAX);
   const dir = resolve(str(values, "dir") ?? DEFAULT_RUN_DIR);
   const persistence = persistenceOption(values) ?? "adr";
@@ -124,14 +130,37 @@ export async function run(args: string[]): Promise<number> {
   const children: Child[] = [];
   const makeChild = (name: string, childArgs: string[]): Child => {
     const logFile = join(dir, "logs", `${name}.log`);
-    const child: Child = { name, args: childArgs, logFile, process: undefined, exited: Promise.resolve(), ready: undefined, restarts: 0, log: createWriteStream(logFile, { flags: "a" }) };
+    const child: Child = {
+      name,
+      args: childArgs,
+      logFile,
+      process: undefined,
+      exited: Promise.resolve(),
+      ready: undefined,
+      restarts: 0,
+      log: createWriteStream(logFile, { flags: "a" }),
+    };
     children.push(child);
     return child;
   };
   const coordinator = makeChild("coordinator", ["coordinator", "--nats", natsUrl, "--db", db, "--grpc", "127.0.0.1:0"]);
   const nodes: Child[] = [];
   for (let i = 1; i <= count; i++) {
-    nodes.push(makeChild(`n${i}`, ["node", "--id", `n${i}`, "--nats", natsUrl, "--grpc", "127.0.0.1:0", "--dimm-size", dimmSize, "--persistence", persistence]));
+    nodes.push(
+      makeChild(`n${i}`, [
+        "node",
+        "--id",
+        `n${i}`,
+        "--nats",
+        natsUrl,
+        "--grpc",
+        "127.0.0.1:0",
+        "--dimm-size",
+        dimmSize,
+        "--persistence",
+        persistence,
+      ]),
+    );
   }
 
   let stopping = false;
@@ -142,7 +171,11 @@ export async function run(args: string[]): Promise<number> {
     nats: natsUrl,
     db,
     supervisorPid: process.pid,
-    coordinator: { pid: coordinator.process?.pid ?? 0, grpc: String(coordinator.ready?.grpc ?? ""), log: coordinator.logFile },
+    coordinator: {
+      pid: coordinator.process?.pid ?? 0,
+      grpc: String(coordinator.ready?.grpc ?? ""),
+      log: coordinator.logFile,
+    },
     nodes: nodes.map((n): ManifestNode => ({
       id: n.name,
       pid: n.process?.pid ?? 0,
@@ -179,7 +212,9 @@ export async function run(args: string[]): Promise<number> {
     void child.exited.then(async () => {
       if (stopping) return;
       const crashed = child.process;
-      child.log.write(`${JSON.stringify({ time: new Date().toISOString(), level: "warn", msg: "supervisor: child exited", child: child.name, code: crashed?.exitCode, signal: crashed?.signalCode })}\n`);
+      child.log.write(
+        `${JSON.stringify({ time: new Date().toISOString(), level: "warn", msg: "supervisor: child exited", child: child.name, code: crashed?.exitCode, signal: crashed?.signalCode })}\n`,
+      );
       await restart(child);
     });
   };
@@ -198,7 +233,9 @@ export async function run(args: string[]): Promise<number> {
         supervise(child);
         return;
       } catch (error) {
-        child.log.write(`${JSON.stringify({ time: new Date().toISOString(), level: "error", msg: "supervisor: restart failed", child: child.name, error: (error as Error).message })}\n`);
+        child.log.write(
+          `${JSON.stringify({ time: new Date().toISOString(), level: "error", msg: "supervisor: restart failed", child: child.name, error: (error as Error).message })}\n`,
+        );
       }
     }
   };

@@ -9,7 +9,11 @@ import { intOption, parse, required } from "./args.js";
 import { CommandFailure } from "./errors.js";
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parse(args, { nats: { type: "string" }, threads: { type: "string" }, "ack-wait-ms": { type: "string" } }, false);
+  const { values } = parse(
+    args,
+    { nats: { type: "string" }, threads: { type: "string" }, "ack-wait-ms": { type: "string" } },
+    false,
+  );
   const url = required(values, "nats", "URL");
   const threads = intOption(values, "threads", Math.max(1, cpus().length), 1, 64);
   const ackWaitMs = intOption(values, "ack-wait-ms", 30_000, 1000, 3_600_000);

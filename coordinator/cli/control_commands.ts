@@ -8,14 +8,17 @@ import type { Command } from "./main.js";
 export const CONTROL_COMMANDS: readonly Command[] = [
   {
     name: "up",
-    summary: "start nats-server, a coordinator and N nodes on this machine, write RUNDIR/manifest.json, supervise until Ctrl-C",
+    summary:
+      "start nats-server, a coordinator and N nodes on this machine, write RUNDIR/manifest.json, supervise until Ctrl-C",
     usage: "daxsim up --nodes N [--dir RUNDIR] [--dimm-size 64M] [--persistence adr|eadr] [--nats URL]",
     load: () => import("./cmd_up.js"),
   },
   {
     name: "node",
-    summary: "run one simulated machine serving NodeControl over gRPC; events to JetStream; restarts from its durable log",
-    usage: "daxsim node --id n1 --nats URL [--grpc 127.0.0.1:0] [--dimm-size 64M] [--persistence adr|eadr] [--mount OPTS] [--seed S]",
+    summary:
+      "run one simulated machine serving NodeControl over gRPC; events to JetStream; restarts from its durable log",
+    usage:
+      "daxsim node --id n1 --nats URL [--grpc 127.0.0.1:0] [--dimm-size 64M] [--persistence adr|eadr] [--mount OPTS] [--seed S]",
     load: () => import("./cmd_node.js"),
   },
   {
@@ -39,13 +42,15 @@ export const CONTROL_COMMANDS: readonly Command[] = [
   {
     name: "powerloss",
     summary: "inject a power loss (or a kill) on one or more nodes: now, at a seq, after k ops, after a seeded delay",
-    usage: "daxsim powerloss --node n1 [--node n2 …] [--at-seq S | --after-ops K | --after-ms T] [--policy strict|random|torn|eadr-like] [--seed X] [--kill] [--timeout-ms MS] [--coordinator ADDR | --dir RUNDIR]",
+    usage:
+      "daxsim powerloss --node n1 [--node n2 …] [--at-seq S | --after-ops K | --after-ms T] [--policy strict|random|torn|eadr-like] [--seed X] [--kill] [--timeout-ms MS] [--coordinator ADDR | --dir RUNDIR]",
     load: () => import("./cmd_powerloss.js"),
   },
   {
     name: "events",
     summary: "print events from the coordinator's SQLite log as JSON lines; --follow for live ones",
-    usage: "daxsim events [--node n1] [--kind KIND]… [--from-seq S] [--max N] [--follow] [--coordinator ADDR | --dir RUNDIR]",
+    usage:
+      "daxsim events [--node n1] [--kind KIND]… [--from-seq S] [--max N] [--follow] [--coordinator ADDR | --dir RUNDIR]",
     load: () => import("./cmd_events.js"),
   },
 ];

@@ -72,7 +72,19 @@ describe("image commands", () => {
     expect(again.status).toBe(1);
     expect(again.stderr).toBe(`daxsim mkfs: ${path} exists; refusing to overwrite it (use --force to replace it)\n`);
     expect(sha(path)).toBe(before);
-    const forced = daxsim("mkfs", path, "--size", "4M", "--persistence", "eadr", "--inodes", "64", "--seed", "7", "--force");
+    const forced = daxsim(
+      "mkfs",
+      path,
+      "--size",
+      "4M",
+      "--persistence",
+      "eadr",
+      "--inodes",
+      "64",
+      "--seed",
+      "7",
+      "--force",
+    );
     expect(forced.status).toBe(0);
     expect(forced.stdout).toMatch(/: daxfs on a 4M eadr DIMM: 1024 blocks of 4096 bytes, 64 inodes, /);
     expect(readImageHeader(path)).toMatchObject({ dimmSizeBytes: 4 << 20, persistence: "eadr" });
@@ -108,7 +120,9 @@ describe("image commands", () => {
     });
     const problems = daxsim("fsck", leaked);
     expect(problems.status).toBe(4);
-    expect(problems.stdout).toBe(`${leaked}: leaked-block: block ${sb.blockCount - 1} is in use in the bitmap but referenced by no inode\n${leaked}: 1 problem(s) found\n`);
+    expect(problems.stdout).toBe(
+      `${leaked}: leaked-block: block ${sb.blockCount - 1} is in use in the bitmap but referenced by no inode\n${leaked}: 1 problem(s) found\n`,
+    );
     const images = damagedImages(path);
     for (const image of Object.values(images)) {
       const before = sha(image);
@@ -133,7 +147,13 @@ describe("image commands", () => {
     };
     for (const [name, image] of Object.entries(images)) {
       const before = sha(image);
-      for (const args of [["ls", image], ["cat", image, "/x"], ["hash", image], ["run", workload, "--dimm", image], ["io", "--dimm", image, "-c", "stat", "/x"]]) {
+      for (const args of [
+        ["ls", image],
+        ["cat", image, "/x"],
+        ["hash", image],
+        ["run", workload, "--dimm", image],
+        ["io", "--dimm", image, "-c", "stat", "/x"],
+      ]) {
         const r = daxsim(...args);
         expect(r.status, `${args[0]} ${name}`).toBe(1);
         expect(r.stderr, `${args[0]} ${name}`).toMatch(messages[name]!);
@@ -178,7 +198,10 @@ describe("daxsim run", () => {
   it("cli run: a passing workload exits 0; --json prints one result per line", () => {
     const r = daxsim("run", join(root, "examples", "punch_vs_mapping.json"), "--json");
     expect(r.status).toBe(0);
-    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { i: number; op: string; ok: boolean });
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { i: number; op: string; ok: boolean });
     expect(lines.map((l) => l.i)).toEqual([...Array(lines.length).keys()]);
     expect(lines[0]).toEqual({ i: 0, op: "open", pid: 1, ok: true, value: 3, faults: [] });
     const table = daxsim("run", join(root, "examples", "map_sync.json"));
@@ -198,7 +221,9 @@ describe("daxsim run", () => {
     });
     const r = daxsim("run", file, "--json");
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe('daxsim run: op 2 (pread): expected text "abd" (3 bytes), got 3 bytes that differ first at byte 2: expected 64, got 63 (got 63…)\n');
+    expect(r.stderr).toBe(
+      'daxsim run: op 2 (pread): expected text "abd" (3 bytes), got 3 bytes that differ first at byte 2: expected 64, got 63 (got 63…)\n',
+    );
     expect(r.stdout.trim().split("\n")).toHaveLength(3);
     const errno = writeJson("errno.json", [{ op: "open", path: "/nope", expect: { ok: true } }]);
     expect(daxsim("run", errno).stderr).toBe("daxsim run: op 0 (open): expected success, got errno ENOENT\n");
@@ -213,7 +238,9 @@ describe("daxsim run", () => {
     const r = daxsim("run", file);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toMatch(/^daxsim run: .*bad\.json: 2 malformed ops:\n {2}op 1 \(pwrite\): field "offset": "x" is not a number/);
+    expect(r.stderr).toMatch(
+      /^daxsim run: .*bad\.json: 2 malformed ops:\n {2}op 1 \(pwrite\): field "offset": "x" is not a number/,
+    );
     expect(r.stderr).toMatch(/\n {2}op 2 \(mmap\): field "fd": missing\n$/);
     writeFileSync(join(dir!, "notjson.json"), "{ops: []}");
     expect(daxsim("run", join(dir!, "notjson.json")).stderr).toMatch(/notjson\.json is not valid JSON/);
@@ -241,7 +268,9 @@ describe("daxsim run", () => {
     const small = mkfs("r8.img", "8M");
     const note = daxsim("run", join(root, "examples", "punch_vs_mapping.json"), "--dimm", small);
     expect(note.status).toBe(0);
-    expect(note.stderr).toBe(`daxsim run: note: ${join(root, "examples", "punch_vs_mapping.json")} asks for a 16M adr DIMM; running on ${small} (8M adr) instead\n`);
+    expect(note.stderr).toBe(
+      `daxsim run: note: ${join(root, "examples", "punch_vs_mapping.json")} asks for a 16M adr DIMM; running on ${small} (8M adr) instead\n`,
+    );
   });
 });
 
@@ -249,26 +278,75 @@ describe("daxsim io", () => {
   it("cli io: two invocations in a row behave like a cycle mount (generic/029 case 2)", () => {
     const path = mkfs("io.img");
     const first = daxsim(
-      "io", "--dimm", path, "-t", "-f",
-      "-c", "truncate 5120", "-c", "pwrite -S 0x58 0 5120", "-c", "mmap -rw 0 5120", "-c", "mwrite -S 0x5a 2048 3072", "-c", "truncate 2048",
-      "-c", "mwrite -S 0x57 1024 1024", "-c", "truncate 5120", "-c", "mwrite -S 0x59 2048 3072", "-c", "close",
+      "io",
+      "--dimm",
+      path,
+      "-t",
+      "-f",
+      "-c",
+      "truncate 5120",
+      "-c",
+      "pwrite -S 0x58 0 5120",
+      "-c",
+      "mmap -rw 0 5120",
+      "-c",
+      "mwrite -S 0x5a 2048 3072",
+      "-c",
+      "truncate 2048",
+      "-c",
+      "mwrite -S 0x57 1024 1024",
+      "-c",
+      "truncate 5120",
+      "-c",
+      "mwrite -S 0x59 2048 3072",
+      "-c",
+      "close",
       "/testfile",
     );
     expect(first.stderr).toBe("");
     expect(first.status).toBe(0);
-    expect(first.stdout).toMatch(/^wrote 5120\/5120 bytes at offset 0\n5 KiB, 2 ops; [0-9.]+ sec \([0-9.]+ [GMK]iB\/sec and [0-9.]+ ops\/sec\)\n$/);
-    const second = daxsim("io", "--dimm", path, "-r", "-c", "pread -v 1020 8", "-c", "pread -v 2044 8", "-c", "stat", "/testfile");
+    expect(first.stdout).toMatch(
+      /^wrote 5120\/5120 bytes at offset 0\n5 KiB, 2 ops; [0-9.]+ sec \([0-9.]+ [GMK]iB\/sec and [0-9.]+ ops\/sec\)\n$/,
+    );
+    const second = daxsim(
+      "io",
+      "--dimm",
+      path,
+      "-r",
+      "-c",
+      "pread -v 1020 8",
+      "-c",
+      "pread -v 2044 8",
+      "-c",
+      "stat",
+      "/testfile",
+    );
     expect(second.status).toBe(0);
     expect(second.stdout).toMatch(/^000003fc:  58 58 58 58 57 57 57 57  XXXXWWWW\nread 8\/8 bytes at offset 1020\n/);
     expect(second.stdout).toMatch(/\n000007fc:  57 57 57 57 59 59 59 59  WWWWYYYY\nread 8\/8 bytes at offset 2044\n/);
-    expect(second.stdout).toMatch(/\nfd\.path = "\/testfile"\nfd\.flags = non-sync,non-direct,read-only\nstat\.ino = 2\nstat\.type = regular file\nstat\.size = 5120\nstat\.blocks = 16\n$/);
+    expect(second.stdout).toMatch(
+      /\nfd\.path = "\/testfile"\nfd\.flags = non-sync,non-direct,read-only\nstat\.ino = 2\nstat\.type = regular file\nstat\.size = 5120\nstat\.blocks = 16\n$/,
+    );
     expect(daxsim("fsck", path).status).toBe(0);
   });
 
   it("cli io: SIGBUS prints 'Bus error', exits 135, and the image is still saved and consistent", () => {
     const path = mkfs("bus.img");
     expect(daxsim("io", "--dimm", path, "-f", "-c", "pwrite -q 0 10", "/f").status).toBe(0);
-    const r = daxsim("io", "--dimm", path, "-c", "mmap -rw 0 8192", "-c", "mwrite -S 0x41 0 5", "-c", "mread 0 8192", "-c", "pwrite 0 1", "/f");
+    const r = daxsim(
+      "io",
+      "--dimm",
+      path,
+      "-c",
+      "mmap -rw 0 8192",
+      "-c",
+      "mwrite -S 0x41 0 5",
+      "-c",
+      "mread 0 8192",
+      "-c",
+      "pwrite 0 1",
+      "/f",
+    );
     expect(r.status).toBe(135);
     expect(r.stderr).toBe("Bus error\n");
     expect(r.stdout).toBe("");

@@ -28,13 +28,15 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "demo",
-    summary: "the end-to-end demo (npm start): nats-server, coordinator, 3 nodes, power losses, replay, survival reports",
+    summary:
+      "the end-to-end demo (npm start): nats-server, coordinator, 3 nodes, power losses, replay, survival reports",
     usage: "daxsim demo [--seed S] [--dir RUNDIR] [--one-dimm]",
     load: () => import("./cmd_demo.js"),
   },
   {
     name: "bench",
-    summary: "run benchmarks (store, dd, crash, pipeline, replay, or all) and print JSON lines with ratios against a same-run baseline",
+    summary:
+      "run benchmarks (store, dd, crash, pipeline, replay, or all) and print JSON lines with ratios against a same-run baseline",
     usage: "daxsim bench <store|dd|crash|pipeline|replay|all> [--json] [--seconds N]",
     load: () => import("./cmd_bench.js"),
   },
@@ -47,20 +49,25 @@ export const COMMANDS: readonly Command[] = [
   ...CONTROL_COMMANDS,
   {
     name: "replay",
-    summary: "rebuild a node's DIMM from the SQLite log at any seq, verifying every recorded media hash; optionally save it as an image",
-    usage: "daxsim replay --db FILE --node ID [--at-seq S] [--out IMG] [--json] [--dimm-size 64M] [--persistence adr|eadr] [--skip-column-check]",
+    summary:
+      "rebuild a node's DIMM from the SQLite log at any seq, verifying every recorded media hash; optionally save it as an image",
+    usage:
+      "daxsim replay --db FILE --node ID [--at-seq S] [--out IMG] [--json] [--dimm-size 64M] [--persistence adr|eadr] [--skip-column-check]",
     load: () => import("./cmd_replay.js"),
   },
   {
     name: "survivors",
-    summary: "which stores survived a power loss: survived, lost, superseded or zeroed, per line, beyond-EOF stores apart",
-    usage: "daxsim survivors --db FILE --node ID [--power-loss SEQ | --latest] [--format table|json|csv] [--limit N] [--data-only] [--stores-max N]",
+    summary:
+      "which stores survived a power loss: survived, lost, superseded or zeroed, per line, beyond-EOF stores apart",
+    usage:
+      "daxsim survivors --db FILE --node ID [--power-loss SEQ | --latest] [--format table|json|csv] [--limit N] [--data-only] [--stores-max N]",
     load: () => import("./cmd_survivors.js"),
   },
   {
     name: "export",
     summary: "export a node's stores, flushes and fences as a PMDK pmreorder store log",
-    usage: "daxsim export --db FILE --node ID --format pmreorder [--out FILE] [--media FILE] [--from-seq S] [--to-seq S] [--map-base HEX]",
+    usage:
+      "daxsim export --db FILE --node ID --format pmreorder [--out FILE] [--media FILE] [--from-seq S] [--to-seq S] [--map-base HEX]",
     load: () => import("./cmd_export.js"),
   },
   {
@@ -95,7 +102,8 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "run",
-    summary: "run a JSON workload (docs/workload.md) on a fresh machine or an image; exit 1 at the first failed expectation",
+    summary:
+      "run a JSON workload (docs/workload.md) on a fresh machine or an image; exit 1 at the first failed expectation",
     usage: "daxsim run FILE.json [--dimm IMG] [--json] [--seed S]",
     load: () => import("./cmd_run.js"),
   },
@@ -150,7 +158,9 @@ export async function runCli(argv: string[]): Promise<number> {
 
 function reportError(command: string, error: unknown): number {
   if (error instanceof UsageError) {
-    process.stderr.write(`daxsim ${command}: ${error.message}\nusage: ${COMMANDS.find((c) => c.name === command)?.usage ?? ""}\n`);
+    process.stderr.write(
+      `daxsim ${command}: ${error.message}\nusage: ${COMMANDS.find((c) => c.name === command)?.usage ?? ""}\n`,
+    );
     return 2;
   }
   if (error instanceof CommandFailure) {

@@ -52,7 +52,19 @@ describe("cli: replay, survivors, export", () => {
   it("cli: export --format pmreorder writes a store log and the media it registers", () => {
     const out = join(tmp, "n1.log");
     const media = join(tmp, "n1.media");
-    const r = daxsim("export", "--db", fixture, "--node", "n1", "--format", "pmreorder", "--out", out, "--media", media);
+    const r = daxsim(
+      "export",
+      "--db",
+      fixture,
+      "--node",
+      "n1",
+      "--format",
+      "pmreorder",
+      "--out",
+      out,
+      "--media",
+      media,
+    );
     expect(r.status, r.stderr).toBe(0);
     const entries = parsePmreorderLog(readFileSync(out, "utf8"));
     expect(entries[0]).toMatchObject({ op: "REGISTER_FILE", name: media });

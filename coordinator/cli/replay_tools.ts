@@ -50,7 +50,8 @@ export function seqOption(values: Record<string, unknown>, name: string): number
   const text = str(values, name);
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 0) throw new UsageError(`--${name} ${text}: expected a seq (an integer ≥ 0)`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new UsageError(`--${name} ${text}: expected a seq (an integer ≥ 0)`);
   return value;
 }
 
@@ -59,13 +60,19 @@ export function seqOption(values: Record<string, unknown>, name: string): number
  * --skip-column-check turns off the comparison of plain columns with encoded events (about half of
  * replay's time on big logs); every other check stays.
  */
-export async function withLog<T>(db: string, node: string, values: Record<string, unknown>, body: (log: SqliteEventLog) => Promise<T>): Promise<T> {
+export async function withLog<T>(
+  db: string,
+  node: string,
+  values: Record<string, unknown>,
+  body: (log: SqliteEventLog) => Promise<T>,
+): Promise<T> {
   let log: SqliteEventLog | undefined;
   try {
     log = await SqliteEventLog.open(db, node, { columnCheck: values["skip-column-check"] !== true });
     return await body(log);
   } catch (error) {
-    if (error instanceof ReplayDivergenceError) throw new CommandFailure(`${error.name}: ${error.message}`, EXIT_DIVERGENCE);
+    if (error instanceof ReplayDivergenceError)
+      throw new CommandFailure(`${error.name}: ${error.message}`, EXIT_DIVERGENCE);
     if (error instanceof ReplayError) throw new CommandFailure(`${error.name}: ${error.message}`, EXIT_LOG_UNUSABLE);
     throw error;
   } finally {
@@ -77,7 +84,7 @@ export async function withLog<T>(db: string, node: string, values: Record<string
 export function writeAll(fd: number, text: string): void {
   const bytes = Buffer.from(text, "utf8");
   let done = 0;
-  for (let spins = 0; done < bytes.length; ) {
+  for (let spins = 0; done < bytes.length;) {
     try {
       done += writeSync(fd, bytes, done, bytes.length - done);
       spins = 0;

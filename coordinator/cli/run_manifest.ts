@@ -51,14 +51,18 @@ export function writeManifest(manifest: Manifest): void {
 
 export function readManifest(dir: string): Manifest {
   const path = manifestPath(dir);
-  if (!existsSync(path)) throw new UsageError(`${path} does not exist: start a set-up with \`daxsim up --dir ${dir}\`, or give --coordinator ADDR`);
+  if (!existsSync(path))
+    throw new UsageError(
+      `${path} does not exist: start a set-up with \`daxsim up --dir ${dir}\`, or give --coordinator ADDR`,
+    );
   let manifest: Manifest;
   try {
     manifest = JSON.parse(readFileSync(path, "utf8")) as Manifest;
   } catch (error) {
     throw new UsageError(`${path} is not a daxsim manifest: ${(error as Error).message}`);
   }
-  if (manifest.version !== MANIFEST_VERSION || typeof manifest.coordinator?.grpc !== "string") throw new UsageError(`${path} is not a version ${MANIFEST_VERSION} daxsim manifest`);
+  if (manifest.version !== MANIFEST_VERSION || typeof manifest.coordinator?.grpc !== "string")
+    throw new UsageError(`${path} is not a version ${MANIFEST_VERSION} daxsim manifest`);
   return manifest;
 }
 
@@ -67,7 +71,10 @@ export function coordinatorAddress(values: Record<string, unknown>): string {
   const given = str(values, "coordinator") ?? process.env.DAXSIM_COORDINATOR;
   if (given !== undefined && given !== "") return given;
   const manifest = readManifest(str(values, "dir") ?? DEFAULT_RUN_DIR);
-  if (manifest.state === "stopped") throw new UsageError(`the set-up in ${manifest.dir} was stopped; start it again with \`daxsim up --dir ${manifest.dir}\``);
+  if (manifest.state === "stopped")
+    throw new UsageError(
+      `the set-up in ${manifest.dir} was stopped; start it again with \`daxsim up --dir ${manifest.dir}\``,
+    );
   return manifest.coordinator.grpc;
 }
 

@@ -27,7 +27,10 @@ afterEach(async () => {
   nats = undefined;
 });
 
-async function startNode(url: string, node: string): Promise<{ proc: NodeProcess; client: NodeControlClient; killed: () => boolean }> {
+async function startNode(
+  url: string,
+  node: string,
+): Promise<{ proc: NodeProcess; client: NodeControlClient; killed: () => boolean }> {
   let killed = false;
   const proc = await startNodeProcess({
     node,
@@ -48,7 +51,13 @@ async function startNode(url: string, node: string): Promise<{ proc: NodeProcess
   return { proc, client, killed: () => killed };
 }
 
-async function setUp(nodes: string[]): Promise<{ coordinator: CoordinatorProcess; client: CoordinatorClient; nodes: Awaited<ReturnType<typeof startNode>>[] }> {
+async function setUp(
+  nodes: string[],
+): Promise<{
+  coordinator: CoordinatorProcess;
+  client: CoordinatorClient;
+  nodes: Awaited<ReturnType<typeof startNode>>[];
+}> {
   nats = await startTestNats();
   const coordinator = await startCoordinatorProcess({ nats: nats.url, db: join(nats.dir, "events.sqlite") });
   const client = coordinatorClient(coordinator.grpc.address);
@@ -67,18 +76,27 @@ const WRITE = [
   { op: "pwrite", fd: "$fd", offset: 0, pattern: "0x41", length: 8192 },
   { op: "fsync", fd: "$fd" },
 ];
-const MORE = (n: number): unknown[] => Array.from({ length: n }, (_, i) => ({ op: "pwrite", fd: "$fd", offset: i * 64, pattern: "0x42", length: 64 }));
+const MORE = (n: number): unknown[] =>
+  Array.from({ length: n }, (_, i) => ({ op: "pwrite", fd: "$fd", offset: i * 64, pattern: "0x42", length: 64 }));
 
 describe("control: node and coordinator services in-process", () => {
   it("control: exec through the coordinator: records with seqs, fsync acknowledged by JetStream before the reply", async () => {
     const { client, nodes } = await setUp(["n1"]);
     const reply = await unary(client, client.exec, { node: "n1", workloadJson: JSON.stringify(WRITE), session: "" });
-    expect(reply.records.map((r) => [r.op, r.ok])).toEqual([["open", true], ["pwrite", true], ["fsync", true]]);
+    expect(reply.records.map((r) => [r.op, r.ok])).toEqual([
+      ["open", true],
+      ["pwrite", true],
+      ["fsync", true],
+    ]);
     const fsync = reply.records[2]!;
     expect(fsync.lastSeq).toBeGreaterThanOrEqual(fsync.firstSeq);
     expect(nodes[0]!.proc.runtime.outbox.ackedThroughSeq).toBeGreaterThanOrEqual(Number(fsync.lastSeq));
     // Variables live on in the session.
-    const again = await unary(client, client.exec, { node: "n1", workloadJson: JSON.stringify([{ op: "pread", fd: "$fd", offset: 0, length: 4 }]), session: "" });
+    const again = await unary(client, client.exec, {
+      node: "n1",
+      workloadJson: JSON.stringify([{ op: "pread", fd: "$fd", offset: 0, length: 4 }]),
+      session: "",
+    });
     expect(again.records[0]!.hex).toBe("41414141");
   });
 
@@ -87,7 +105,13 @@ describe("control: node and coordinator services in-process", () => {
     await unary(client, client.exec, { node: "n1", workloadJson: JSON.stringify(WRITE), session: "" });
     const node = nodes[0]!;
     const at = node.proc.runtime.log.lastSeq + 7;
-    const armed = unary(node.client, node.client.powerLoss, { trigger: { when: { $case: "atSeq", value: BigInt(at) } }, policy: PowerLossPolicy.POWER_LOSS_POLICY_RANDOM, seed: 9n, kill: false, reason: "" });
+    const armed = unary(node.client, node.client.powerLoss, {
+      trigger: { when: { $case: "atSeq", value: BigInt(at) } },
+      policy: PowerLossPolicy.POWER_LOSS_POLICY_RANDOM,
+      seed: 9n,
+      kill: false,
+      reason: "",
+    });
     await pollUntil(async () => node.proc.runtime.status().armed !== "");
     const reply = await unary(client, client.exec, { node: "n1", workloadJson: JSON.stringify(MORE(20)), session: "" });
     const result = await armed;
@@ -99,7 +123,11 @@ describe("control: node and coordinator services in-process", () => {
     expect(reply.records.slice(interrupted + 1).every((r) => r.error.startsWith("not run"))).toBe(true);
     expect(reply.records.slice(0, interrupted).every((r) => r.ok)).toBe(true);
     // The node keeps serving after its remount.
-    const after = await unary(client, client.exec, { node: "n1", workloadJson: JSON.stringify([{ op: "stat", path: "/f" }]), session: "fresh" });
+    const after = await unary(client, client.exec, {
+      node: "n1",
+      workloadJson: JSON.stringify([{ op: "stat", path: "/f" }]),
+      session: "fresh",
+    });
     expect(after.records[0]!.ok).toBe(true);
   });
 
@@ -107,9 +135,16 @@ describe("control: node and coordinator services in-process", () => {
     const { client, nodes } = await setUp(["n1"]);
     await unary(client, client.exec, { node: "n1", workloadJson: JSON.stringify(WRITE), session: "" });
     const node = nodes[0]!;
-    const armed = unary(node.client, node.client.powerLoss, { trigger: { when: { $case: "afterOps", value: 3n } }, policy: 0, kill: false, reason: "" });
+    const armed = unary(node.client, node.client.powerLoss, {
+      trigger: { when: { $case: "afterOps", value: 3n } },
+      policy: 0,
+      kill: false,
+      reason: "",
+    });
     await pollUntil(async () => node.proc.runtime.status().armed !== "");
-    await expect(unary(node.client, node.client.powerLoss, { trigger: undefined, policy: 0, kill: false, reason: "" })).rejects.toMatchObject({ code: 9 });
+    await expect(
+      unary(node.client, node.client.powerLoss, { trigger: undefined, policy: 0, kill: false, reason: "" }),
+    ).rejects.toMatchObject({ code: 9 });
     const reply = await unary(client, client.exec, { node: "n1", workloadJson: JSON.stringify(MORE(5)), session: "" });
     const result = await armed;
     expect(reply.records.slice(0, 3).every((r) => r.ok)).toBe(true);
@@ -131,7 +166,14 @@ describe("control: node and coordinator services in-process", () => {
     await pollUntil(async () => Number(coordinator.registry.get("n1").announcement.startedSeq) === lastSeq + 1);
     const status = await unary(second.client, second.client.status, {});
     expect(status.boot).toBe(1);
-    const read = await unary(client, client.exec, { node: "n1", workloadJson: JSON.stringify([{ op: "open", path: "/f", as: "fd" }, { op: "pread", fd: "$fd", offset: 8188, length: 4 }]), session: "" });
+    const read = await unary(client, client.exec, {
+      node: "n1",
+      workloadJson: JSON.stringify([
+        { op: "open", path: "/f", as: "fd" },
+        { op: "pread", fd: "$fd", offset: 8188, length: 4 },
+      ]),
+      session: "",
+    });
     expect(read.records[1]!.hex).toBe("41414141");
   });
 });
@@ -151,7 +193,12 @@ describe("control: streams and rack-wide triggers", () => {
     call.write({ workloadJson: JSON.stringify([{ op: "pread", fd: "$fd", offset: 0, length: 2 }]), session: "s" });
     call.end();
     await ended;
-    expect(records.map((r) => [r.op, r.ok])).toEqual([["open", true], ["pwrite", true], ["fsync", true], ["pread", true]]);
+    expect(records.map((r) => [r.op, r.ok])).toEqual([
+      ["open", true],
+      ["pwrite", true],
+      ["fsync", true],
+      ["pread", true],
+    ]);
     expect(records[3]!.hex).toBe("4141");
   });
 
@@ -173,11 +220,23 @@ describe("control: streams and rack-wide triggers", () => {
 
   it("control: a seeded delay powers off two nodes together, each held first and reporting its own seq", async () => {
     const { client, nodes } = await setUp(["n1", "n2"]);
-    for (const node of ["n1", "n2"]) await unary(client, client.exec, { node, workloadJson: JSON.stringify(WRITE), session: "" });
-    const reply = await unary(client, client.injectPowerLoss, { nodes: ["n1", "n2"], trigger: { $case: "delayMaxMs", value: 50n }, policy: PowerLossPolicy.POWER_LOSS_POLICY_TORN, seed: 77n, kill: false, timeoutMs: 0 });
+    for (const node of ["n1", "n2"])
+      await unary(client, client.exec, { node, workloadJson: JSON.stringify(WRITE), session: "" });
+    const reply = await unary(client, client.injectPowerLoss, {
+      nodes: ["n1", "n2"],
+      trigger: { $case: "delayMaxMs", value: 50n },
+      policy: PowerLossPolicy.POWER_LOSS_POLICY_TORN,
+      seed: 77n,
+      kill: false,
+      timeoutMs: 0,
+    });
     expect(Number(reply.delayMs)).toBeLessThanOrEqual(50);
     expect(reply.results.map((r) => [r.node, r.seq, r.policy])).toEqual(
-      nodes.map((n) => [n.proc.runtime.settings.node, BigInt(n.proc.runtime.log.lastSeq - 1), PowerLossPolicy.POWER_LOSS_POLICY_TORN]),
+      nodes.map((n) => [
+        n.proc.runtime.settings.node,
+        BigInt(n.proc.runtime.log.lastSeq - 1),
+        PowerLossPolicy.POWER_LOSS_POLICY_TORN,
+      ]),
     );
     expect(nodes.every((n) => n.proc.runtime.status().held === false)).toBe(true);
   });

@@ -42,8 +42,18 @@ export async function startCoordinatorProcess(options: CoordinatorOptions): Prom
   const registry = new NodeRegistry(nc);
   await registry.start();
   let grpc: RunningGrpcServer | undefined;
-  const service = coordinatorService({ registry, ingest, readDb, experimentDb, dbFile: options.db, natsUrl: options.nats, grpcAddress: () => grpc?.address ?? "" });
-  grpc = await startGrpcServer(options.grpc ?? "127.0.0.1:0", [{ name: "daxsim.v1.Coordinator", definition: CoordinatorService, implementation: service }]);
+  const service = coordinatorService({
+    registry,
+    ingest,
+    readDb,
+    experimentDb,
+    dbFile: options.db,
+    natsUrl: options.nats,
+    grpcAddress: () => grpc?.address ?? "",
+  });
+  grpc = await startGrpcServer(options.grpc ?? "127.0.0.1:0", [
+    { name: "daxsim.v1.Coordinator", definition: CoordinatorService, implementation: service },
+  ]);
   const running = grpc;
   let stopping: Promise<void> | undefined;
   return {

@@ -35,8 +35,19 @@ import { ExperimentRunner } from "./experiment_rpc.js";
 import type { Event as WireEvent, PowerLossPolicy as WirePolicy } from "../../proto/gen/daxsim/v1/events.js";
 import type { ExecResponse, PowerLossRequest, PowerLossResult } from "../../proto/gen/daxsim/v1/node.js";
 import { NodeControlClient } from "../../proto/gen/daxsim/v1/node.js";
-import { AFTER_OPS_MAX, checkCount, checkPolicy, checkSession, checkWorkloadJson } from "../../node/control/node_service.js";
-import { InvalidArgumentError, NotFoundError, ResourceExhaustedError, toServiceError } from "../../node/control/rpc_errors.js";
+import {
+  AFTER_OPS_MAX,
+  checkCount,
+  checkPolicy,
+  checkSession,
+  checkWorkloadJson,
+} from "../../node/control/node_service.js";
+import {
+  InvalidArgumentError,
+  NotFoundError,
+  ResourceExhaustedError,
+  toServiceError,
+} from "../../node/control/rpc_errors.js";
 import { Prng } from "../../node/sim/prng.js";
 import type { EventDb } from "../ingest/event_db.js";
 import type { EventIngest } from "../ingest/ingest.js";
@@ -114,11 +125,20 @@ export function coordinatorService(ctx: CoordinatorContext): CoordinatorServer {
       checkSession(r.session);
       const known = registry.reachable(r.node);
       const client = known.client;
-      const response = await unary(client, client.exec, { workloadJson: r.workloadJson, session: r.session }, { parent: call }, r.node);
+      const response = await unary(
+        client,
+        client.exec,
+        { workloadJson: r.workloadJson, session: r.session },
+        { parent: call },
+        r.node,
+      );
       callback(null, response);
     },
 
-    async injectPowerLoss(call: ServerUnaryCall<InjectPowerLossRequest, InjectPowerLossResponse>, callback: sendUnaryData<InjectPowerLossResponse>) {
+    async injectPowerLoss(
+      call: ServerUnaryCall<InjectPowerLossRequest, InjectPowerLossResponse>,
+      callback: sendUnaryData<InjectPowerLossResponse>,
+    ) {
       const plan = checkInject(call.request, registry);
       const cancelled = new AbortController();
       call.once("cancelled", () => cancelled.abort());
@@ -135,7 +155,10 @@ export function coordinatorService(ctx: CoordinatorContext): CoordinatorServer {
       callback(null, await replayRpc(ctx.dbFile, call.request));
     },
 
-    async survival(call: ServerUnaryCall<SurvivalRequest, SurvivalResponse>, callback: sendUnaryData<SurvivalResponse>) {
+    async survival(
+      call: ServerUnaryCall<SurvivalRequest, SurvivalResponse>,
+      callback: sendUnaryData<SurvivalResponse>,
+    ) {
       callback(null, await survivalRpc(ctx.dbFile, call.request));
     },
 
@@ -152,7 +175,8 @@ export function coordinatorService(ctx: CoordinatorContext): CoordinatorServer {
         if (spec.node !== "" && !registry.has(spec.node) && ctx.ingest.status().nodes[spec.node] === undefined) {
           throw new NotFoundError("node", `no node "${spec.node}" has announced itself or has events in the log`);
         }
-        if (watchers >= WATCHERS_MAX) throw new ResourceExhaustedError("", `${WATCHERS_MAX} WatchEvents streams are open; close one`);
+        if (watchers >= WATCHERS_MAX)
+          throw new ResourceExhaustedError("", `${WATCHERS_MAX} WatchEvents streams are open; close one`);
         watchers++;
         streamEvents(ctx.readDb, spec, call).then(
           () => {
@@ -169,7 +193,10 @@ export function coordinatorService(ctx: CoordinatorContext): CoordinatorServer {
       }
     },
 
-    status(_call: ServerUnaryCall<CoordinatorStatusRequest, CoordinatorStatus>, callback: sendUnaryData<CoordinatorStatus>) {
+    status(
+      _call: ServerUnaryCall<CoordinatorStatusRequest, CoordinatorStatus>,
+      callback: sendUnaryData<CoordinatorStatus>,
+    ) {
       const s = ctx.ingest.status();
       const names = new Set([...Object.keys(s.nodes), ...registry.list().map((k) => k.announcement.node)]);
       callback(null, {
@@ -202,7 +229,8 @@ export function coordinatorService(ctx: CoordinatorContext): CoordinatorServer {
 
 function checkInject(r: InjectPowerLossRequest, registry: NodeRegistry): InjectPlan {
   if (r.nodes.length === 0) throw new InvalidArgumentError("nodes", "empty: name at least one node");
-  if (r.nodes.length > INJECT_NODES_MAX) throw new InvalidArgumentError("nodes", `${r.nodes.length} nodes is over the limit of ${INJECT_NODES_MAX}`);
+  if (r.nodes.length > INJECT_NODES_MAX)
+    throw new InvalidArgumentError("nodes", `${r.nodes.length} nodes is over the limit of ${INJECT_NODES_MAX}`);
   const seen = new Set<string>();
   for (const [i, node] of r.nodes.entries()) {
     checkNodeField(node, `nodes[${i}]`);
@@ -211,12 +239,14 @@ function checkInject(r: InjectPowerLossRequest, registry: NodeRegistry): InjectP
   }
   checkPolicy(r.policy);
   const timeoutMs = r.timeoutMs === 0 ? TRIGGER_TIMEOUT_MS_DEFAULT : r.timeoutMs;
-  if (timeoutMs > TRIGGER_TIMEOUT_MS_DEFAULT) throw new InvalidArgumentError("timeout_ms", `${timeoutMs} is over the limit of ${TRIGGER_TIMEOUT_MS_DEFAULT}`);
+  if (timeoutMs > TRIGGER_TIMEOUT_MS_DEFAULT)
+    throw new InvalidArgumentError("timeout_ms", `${timeoutMs} is over the limit of ${TRIGGER_TIMEOUT_MS_DEFAULT}`);
   const t = r.trigger;
   let trigger: PowerLossRequest["trigger"] = { when: { $case: "now", value: {} } };
   let delayMaxMs: number | undefined;
   if (t?.$case === "atSeq") trigger = { when: { $case: "atSeq", value: BigInt(checkCount(t.value, "at_seq", 1)) } };
-  if (t?.$case === "afterOps") trigger = { when: { $case: "afterOps", value: BigInt(checkCount(t.value, "after_ops", 1, AFTER_OPS_MAX)) } };
+  if (t?.$case === "afterOps")
+    trigger = { when: { $case: "afterOps", value: BigInt(checkCount(t.value, "after_ops", 1, AFTER_OPS_MAX)) } };
   if (t?.$case === "delayMaxMs") delayMaxMs = checkCount(t.value, "delay_max_ms", 0, DELAY_MS_MAX);
   // Unknown nodes after the shape checks: NOT_FOUND names the first one; then reachability.
   for (const [i, node] of r.nodes.entries()) registry.reachable(node, `nodes[${i}]`);
@@ -233,14 +263,24 @@ function request(plan: InjectPlan): PowerLossRequest {
 async function injectAtOnce(plan: InjectPlan, registry: NodeRegistry): Promise<PowerLossResult[]> {
   const clients = plan.nodes.map((node) => ({ node, client: registry.reachable(node).client }));
   if (clients.length > 1) {
-    const holds = await Promise.allSettled(clients.map(({ node, client }) => unary(client, client.hold, { leaseMs: HOLD_LEASE_MS }, { deadline: Date.now() + NODE_CALL_MS }, node)));
+    const holds = await Promise.allSettled(
+      clients.map(({ node, client }) =>
+        unary(client, client.hold, { leaseMs: HOLD_LEASE_MS }, { deadline: Date.now() + NODE_CALL_MS }, node),
+      ),
+    );
     const failed = holds.find((h): h is PromiseRejectedResult => h.status === "rejected");
     if (failed !== undefined) {
-      await Promise.allSettled(clients.map(({ node, client }) => unary(client, client.release, {}, { deadline: Date.now() + NODE_CALL_MS }, node)));
+      await Promise.allSettled(
+        clients.map(({ node, client }) =>
+          unary(client, client.release, {}, { deadline: Date.now() + NODE_CALL_MS }, node),
+        ),
+      );
       throw failed.reason;
     }
   }
-  return Promise.all(clients.map(({ node, client }) => powerLossOn(node, client, request(plan), Date.now() + NODE_CALL_MS * 3)));
+  return Promise.all(
+    clients.map(({ node, client }) => powerLossOn(node, client, request(plan), Date.now() + NODE_CALL_MS * 3)),
+  );
 }
 
 /** Arms each node's own trigger; resolves when all have fired. */
@@ -250,7 +290,12 @@ async function injectEach(plan: InjectPlan, registry: NodeRegistry): Promise<Pow
   return Promise.all(clients.map(({ node, client }) => powerLossOn(node, client, request(plan), deadline)));
 }
 
-async function powerLossOn(node: string, client: NodeControlClient, req: PowerLossRequest, deadline: number): Promise<PowerLossResult> {
+async function powerLossOn(
+  node: string,
+  client: NodeControlClient,
+  req: PowerLossRequest,
+  deadline: number,
+): Promise<PowerLossResult> {
   return unary(client, client.powerLoss, req, { deadline }, node);
 }
 

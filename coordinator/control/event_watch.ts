@@ -33,11 +33,16 @@ export interface WatchSpec {
 /** Checks a WatchEvents request; unknown node is the caller's check (it knows the registry). */
 export function checkWatchRequest(r: WatchEventsRequest): WatchSpec {
   if (r.node !== "") checkNodeField(r.node, "node");
-  if (r.kinds.length > KINDS_MAX) throw new InvalidArgumentError("kinds", `${r.kinds.length} kinds listed; there are only ${KINDS_MAX}`);
+  if (r.kinds.length > KINDS_MAX)
+    throw new InvalidArgumentError("kinds", `${r.kinds.length} kinds listed; there are only ${KINDS_MAX}`);
   const kinds: EventKind[] = [];
   for (const [i, kind] of r.kinds.entries()) {
     const normal = kind === "power_loss" || kind === "powerloss" ? "powerLoss" : kind;
-    if (!(EVENT_KINDS as readonly string[]).includes(normal)) throw new InvalidArgumentError(`kinds[${i}]`, `unknown event kind "${kind.slice(0, 40)}" (kinds: ${EVENT_KINDS.join(", ")})`);
+    if (!(EVENT_KINDS as readonly string[]).includes(normal))
+      throw new InvalidArgumentError(
+        `kinds[${i}]`,
+        `unknown event kind "${kind.slice(0, 40)}" (kinds: ${EVENT_KINDS.join(", ")})`,
+      );
     kinds.push(normal as EventKind);
   }
   return {
@@ -50,13 +55,19 @@ export function checkWatchRequest(r: WatchEventsRequest): WatchSpec {
 }
 
 /** Streams events until done (not following), max_events, or the client cancels. */
-export async function streamEvents(db: EventDb, spec: WatchSpec, call: ServerWritableStream<WatchEventsRequest, WireEvent>): Promise<void> {
+export async function streamEvents(
+  db: EventDb,
+  spec: WatchSpec,
+  call: ServerWritableStream<WatchEventsRequest, WireEvent>,
+): Promise<void> {
   const cursors = new Map<string, number>();
   let sent = 0;
   const kindSql = spec.kinds.length === 0 ? "" : ` AND kind IN (${spec.kinds.map(() => "?").join(", ")})`;
   while (!call.cancelled) {
     const progress = await db.all<{ node: string; lcs: number }>(
-      spec.node === "" ? "SELECT node, last_contiguous_seq AS lcs FROM ingest_progress ORDER BY node" : "SELECT node, last_contiguous_seq AS lcs FROM ingest_progress WHERE node = ?",
+      spec.node === ""
+        ? "SELECT node, last_contiguous_seq AS lcs FROM ingest_progress ORDER BY node"
+        : "SELECT node, last_contiguous_seq AS lcs FROM ingest_progress WHERE node = ?",
       spec.node === "" ? [] : [spec.node],
     );
     let moved = false;
@@ -64,10 +75,14 @@ export async function streamEvents(db: EventDb, spec: WatchSpec, call: ServerWri
       const after = cursors.get(node) ?? spec.fromSeq - 1;
       if (after >= lcs) continue;
       const params: SqlParam[] = [node, after, lcs, ...spec.kinds, PAGE_ROWS];
-      const rows = await db.all<{ seq: number; encoded: Buffer }>(`SELECT seq, encoded FROM events WHERE node = ? AND seq > ? AND seq <= ?${kindSql} ORDER BY seq LIMIT ?`, params);
+      const rows = await db.all<{ seq: number; encoded: Buffer }>(
+        `SELECT seq, encoded FROM events WHERE node = ? AND seq > ? AND seq <= ?${kindSql} ORDER BY seq LIMIT ?`,
+        params,
+      );
       for (const row of rows) {
         if (call.cancelled || sent >= spec.maxEvents) return;
-        if (!call.write(WireEvent.decode(row.encoded))) await new Promise<void>((resolve) => call.once("drain", () => resolve()));
+        if (!call.write(WireEvent.decode(row.encoded)))
+          await new Promise<void>((resolve) => call.once("drain", () => resolve()));
         sent++;
       }
       // A short page means every matching event up to lcs was sent.

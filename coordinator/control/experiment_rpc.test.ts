@@ -8,7 +8,11 @@ import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CoordinatorClient, ExperimentUpdate, RunExperimentRequest } from "../../proto/gen/daxsim/v1/coordinator.js";
+import type {
+  CoordinatorClient,
+  ExperimentUpdate,
+  RunExperimentRequest,
+} from "../../proto/gen/daxsim/v1/coordinator.js";
 import { Persistence } from "../../proto/gen/daxsim/v1/events.js";
 import { EventDb } from "../ingest/event_db.js";
 import { startTestNats } from "../nats/test_nats.js";
@@ -20,7 +24,16 @@ import { coordinatorClient } from "./rpc_client.js";
 const root = join(import.meta.dirname, "..", "..");
 
 function request(overrides: Partial<RunExperimentRequest>): RunExperimentRequest {
-  return { workloadJson: "[]", crashPoints: "", strategy: "", torn: false, persistence: Persistence.PERSISTENCE_UNSPECIFIED, seed: 0n, workers: 1, ...overrides };
+  return {
+    workloadJson: "[]",
+    crashPoints: "",
+    strategy: "",
+    torn: false,
+    persistence: Persistence.PERSISTENCE_UNSPECIFIED,
+    seed: 0n,
+    workers: 1,
+    ...overrides,
+  };
 }
 
 function collect(client: CoordinatorClient, req: RunExperimentRequest): Promise<ExperimentUpdate[]> {
@@ -49,8 +62,14 @@ describe("Coordinator.RunExperiment", () => {
   });
 
   it("RunExperiment: streams progress, each violation and a summary, and stores the experiment in SQLite", async () => {
-    const doc = JSON.parse(readFileSync(join(root, "examples/crash/size_update.json"), "utf8")) as Record<string, unknown>;
-    const updates = await collect(client, request({ workloadJson: JSON.stringify({ ...doc, mount: "bug=no-size-flush" }), workers: 2 }));
+    const doc = JSON.parse(readFileSync(join(root, "examples/crash/size_update.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    const updates = await collect(
+      client,
+      request({ workloadJson: JSON.stringify({ ...doc, mount: "bug=no-size-flush" }), workers: 2 }),
+    );
     const kinds = updates.map((u) => u.update?.$case);
     expect(kinds).toContain("progress");
     expect(kinds.at(-1)).toBe("summary");
@@ -63,10 +82,15 @@ describe("Coordinator.RunExperiment", () => {
     expect(summary.value.violationsByOracle.durability).toBeGreaterThan(0n);
     const db = await EventDb.open(join(nats.dir, "events.sqlite"), { readOnly: true });
     try {
-      const rows = await db.all<{ id: string; violations: number }>("SELECT id, violations FROM experiments WHERE id = ?", [summary.value.experimentId]);
+      const rows = await db.all<{ id: string; violations: number }>(
+        "SELECT id, violations FROM experiments WHERE id = ?",
+        [summary.value.experimentId],
+      );
       expect(rows).toHaveLength(1);
       expect(rows[0]!.violations).toBe(violations.length);
-      const stored = await db.all<{ n: number }>("SELECT COUNT(*) AS n FROM violations WHERE experiment_id = ?", [summary.value.experimentId]);
+      const stored = await db.all<{ n: number }>("SELECT COUNT(*) AS n FROM violations WHERE experiment_id = ?", [
+        summary.value.experimentId,
+      ]);
       expect(stored[0]!.n).toBe(violations.length);
     } finally {
       await db.close();
@@ -74,7 +98,10 @@ describe("Coordinator.RunExperiment", () => {
   });
 
   it("RunExperiment: a clean example reports zero violations", async () => {
-    const updates = await collect(client, request({ workloadJson: readFileSync(join(root, "examples/crash/journal_ops.json"), "utf8") }));
+    const updates = await collect(
+      client,
+      request({ workloadJson: readFileSync(join(root, "examples/crash/journal_ops.json"), "utf8") }),
+    );
     expect(updates.some((u) => u.update?.$case === "violation")).toBe(false);
   });
 
@@ -105,7 +132,10 @@ describe("Coordinator.RunExperiment", () => {
       expect(error?.code).toBe(status.INVALID_ARGUMENT);
       expect(error?.details).toMatch(message);
     }
-    const again = await collect(client, request({ workloadJson: readFileSync(join(root, "examples/crash/size_update.json"), "utf8") }));
+    const again = await collect(
+      client,
+      request({ workloadJson: readFileSync(join(root, "examples/crash/size_update.json"), "utf8") }),
+    );
     expect(again.at(-1)!.update?.$case).toBe("summary");
   });
 });

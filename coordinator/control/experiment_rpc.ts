@@ -24,7 +24,11 @@ export const EXPERIMENT_WORKERS_MAX = 16;
 const WORKLOAD_JSON_BYTES_MAX = 4 << 20;
 
 function checkRequest(r: RunExperimentRequest): { doc: unknown; options: ExperimentOptions; workers: number } {
-  if (r.workloadJson.length > WORKLOAD_JSON_BYTES_MAX) throw new InvalidArgumentError("workload_json", `${r.workloadJson.length} bytes is over the ${WORKLOAD_JSON_BYTES_MAX}-byte limit`);
+  if (r.workloadJson.length > WORKLOAD_JSON_BYTES_MAX)
+    throw new InvalidArgumentError(
+      "workload_json",
+      `${r.workloadJson.length} bytes is over the ${WORKLOAD_JSON_BYTES_MAX}-byte limit`,
+    );
   let doc: unknown;
   try {
     doc = JSON.parse(r.workloadJson);
@@ -38,7 +42,8 @@ function checkRequest(r: RunExperimentRequest): { doc: unknown; options: Experim
     throw error;
   }
   const crashPoints = r.crashPoints === "" ? "fence" : r.crashPoints;
-  if (!isCrashPointMode(crashPoints)) throw new InvalidArgumentError("crash_points", `"${r.crashPoints}" is not fence, store or op`);
+  if (!isCrashPointMode(crashPoints))
+    throw new InvalidArgumentError("crash_points", `"${r.crashPoints}" is not fence, store or op`);
   let strategy;
   try {
     strategy = parseStrategy(r.strategy === "" ? "prefix" : r.strategy);
@@ -49,17 +54,36 @@ function checkRequest(r: RunExperimentRequest): { doc: unknown; options: Experim
   let persistence: Persistence | undefined;
   if (r.persistence === WirePersistence.PERSISTENCE_ADR) persistence = "adr";
   else if (r.persistence === WirePersistence.PERSISTENCE_EADR) persistence = "eadr";
-  else if (r.persistence !== WirePersistence.PERSISTENCE_UNSPECIFIED) throw new InvalidArgumentError("persistence", `unknown value ${r.persistence}`);
+  else if (r.persistence !== WirePersistence.PERSISTENCE_UNSPECIFIED)
+    throw new InvalidArgumentError("persistence", `unknown value ${r.persistence}`);
   const workers = r.workers === 0 ? 1 : r.workers;
-  if (workers > EXPERIMENT_WORKERS_MAX) throw new InvalidArgumentError("workers", `${r.workers} is over the limit of ${EXPERIMENT_WORKERS_MAX}`);
-  return { doc, options: { crashPoints, strategy, torn: r.torn, seed: r.seed === 0n ? 1n : r.seed, ...(persistence !== undefined ? { persistence } : {}) }, workers };
+  if (workers > EXPERIMENT_WORKERS_MAX)
+    throw new InvalidArgumentError("workers", `${r.workers} is over the limit of ${EXPERIMENT_WORKERS_MAX}`);
+  return {
+    doc,
+    options: {
+      crashPoints,
+      strategy,
+      torn: r.torn,
+      seed: r.seed === 0n ? 1n : r.seed,
+      ...(persistence !== undefined ? { persistence } : {}),
+    },
+    workers,
+  };
 }
 
 function violationUpdate(v: ViolationRecord): ExperimentUpdate {
   return {
     update: {
       $case: "violation",
-      value: { id: v.id, crashSeq: BigInt(v.crashSeq), stateIndex: BigInt(v.stateIndex), oracle: v.oracle, message: v.message, chosenJson: JSON.stringify({ fallback: v.fallback, chosen: v.chosen }) },
+      value: {
+        id: v.id,
+        crashSeq: BigInt(v.crashSeq),
+        stateIndex: BigInt(v.stateIndex),
+        oracle: v.oracle,
+        message: v.message,
+        chosenJson: JSON.stringify({ fallback: v.fallback, chosen: v.chosen }),
+      },
     },
   };
 }
@@ -88,7 +112,11 @@ export class ExperimentRunner {
   /** Checks the request, runs the experiment streaming progress and violations, and returns the summary update. */
   private async runOne(call: ServerWritableStream<RunExperimentRequest, ExperimentUpdate>): Promise<ExperimentUpdate> {
     const { doc, options, workers } = checkRequest(call.request);
-    if (this.running) throw new ResourceExhaustedError("", "an experiment is already running on this coordinator; wait for it or run `daxsim experiment` elsewhere");
+    if (this.running)
+      throw new ResourceExhaustedError(
+        "",
+        "an experiment is already running on this coordinator; wait for it or run `daxsim experiment` elsewhere",
+      );
     this.running = true;
     const pool = new ThreadCheckerPool(workers);
     try {
@@ -99,7 +127,18 @@ export class ExperimentRunner {
         options,
         pool,
         (p) => {
-          call.write({ update: { $case: "progress", value: { crashPoint: p.crashPoint, crashPoints: p.crashPoints, states: BigInt(p.states), distinctImages: BigInt(p.distinctImages), violations: BigInt(p.violations) } } });
+          call.write({
+            update: {
+              $case: "progress",
+              value: {
+                crashPoint: p.crashPoint,
+                crashPoints: p.crashPoints,
+                states: BigInt(p.states),
+                distinctImages: BigInt(p.distinctImages),
+                violations: BigInt(p.violations),
+              },
+            },
+          });
         },
         (point) => {
           points.push(point);

@@ -20,7 +20,8 @@ const MISSED_HEARTBEATS_MAX = 3;
 /** A request field that must name a node: INVALID_ARGUMENT naming `field` when empty or not a node id. */
 export function checkNodeField(node: string, field: string): void {
   if (node === "") throw new InvalidArgumentError(field, "missing: name a node (see ListNodes)");
-  if (!isValidNodeId(node)) throw new InvalidArgumentError(field, `"${node.slice(0, 80)}" is not a node id (1–64 of A-Z a-z 0-9 _ -)`);
+  if (!isValidNodeId(node))
+    throw new InvalidArgumentError(field, `"${node.slice(0, 80)}" is not a node id (1–64 of A-Z a-z 0-9 _ -)`);
 }
 
 export interface KnownNode {
@@ -102,7 +103,10 @@ export class NodeRegistry {
     const known = this.nodes.get(node);
     if (known === undefined) {
       const names = [...this.nodes.keys()].sort().slice(0, 20).join(", ");
-      throw new NotFoundError(field, `no node "${node.slice(0, 80)}" has announced itself (known: ${names === "" ? "none" : names})`);
+      throw new NotFoundError(
+        field,
+        `no node "${node.slice(0, 80)}" has announced itself (known: ${names === "" ? "none" : names})`,
+      );
     }
     return known;
   }
@@ -111,7 +115,10 @@ export class NodeRegistry {
   reachable(node: string, field = "node"): KnownNode {
     const known = this.get(node, field);
     if (!this.isReachable(known)) {
-      throw new UnavailableError(field, `node ${node} is not reachable (last heard ${this.now() - known.lastSeenMs} ms ago${known.announcement.leaving ? ", leaving" : ""})`);
+      throw new UnavailableError(
+        field,
+        `node ${node} is not reachable (last heard ${this.now() - known.lastSeenMs} ms ago${known.announcement.leaving ? ", leaving" : ""})`,
+      );
     }
     return known;
   }

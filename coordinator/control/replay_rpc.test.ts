@@ -49,11 +49,25 @@ describe("Coordinator.Replay and Coordinator.Survival", () => {
   beforeAll(async () => {
     nats = await startTestNats();
     coordinator = await startCoordinatorProcess({ nats: nats.url, db: db() });
-    node = await startNodeProcess({ node: "n1", nats: nats.url, dimmSizeBytes: 16 << 20, persistence: "adr", mount: DEFAULT_MOUNT_OPTIONS, seed: 1n });
+    node = await startNodeProcess({
+      node: "n1",
+      nats: nats.url,
+      dimmSizeBytes: 16 << 20,
+      persistence: "adr",
+      mount: DEFAULT_MOUNT_OPTIONS,
+      seed: 1n,
+    });
     client = coordinatorClient(coordinator.grpc.address);
     await pollUntil(async () => coordinator.registry.has("n1"));
     await unary(client, client.exec, { node: "n1", workloadJson: JSON.stringify(WORKLOAD), session: "" });
-    const loss = await unary(client, client.injectPowerLoss, { nodes: ["n1"], trigger: { $case: "now", value: {} }, policy: PowerLossPolicy.POWER_LOSS_POLICY_RANDOM, seed: 3n, kill: false, timeoutMs: 60_000 });
+    const loss = await unary(client, client.injectPowerLoss, {
+      nodes: ["n1"],
+      trigger: { $case: "now", value: {} },
+      policy: PowerLossPolicy.POWER_LOSS_POLICY_RANDOM,
+      seed: 3n,
+      kill: false,
+      timeoutMs: 60_000,
+    });
     powerLossSeq = loss.results[0]!.seq;
     const last = node.runtime.log.lastSeq;
     await coordinator.ingest.waitForSeq("n1", last);
@@ -89,22 +103,32 @@ describe("Coordinator.Replay and Coordinator.Survival", () => {
 
   it("Replay/Survival: unknown node, seq past the end, bad format, unknown power loss, tampered log", async () => {
     expect((await failure(unary(client, client.replay, { node: "n9", atSeq: 0n }))).code).toBe(status.NOT_FOUND);
-    expect((await failure(unary(client, client.replay, { node: "bad id!", atSeq: 0n }))).code).toBe(status.INVALID_ARGUMENT);
+    expect((await failure(unary(client, client.replay, { node: "bad id!", atSeq: 0n }))).code).toBe(
+      status.INVALID_ARGUMENT,
+    );
     const past = await failure(unary(client, client.replay, { node: "n1", atSeq: 10_000_000n }));
     expect(past.code).toBe(status.OUT_OF_RANGE);
     expect(past.details).toMatch(/^at_seq: /);
-    const format = await failure(unary(client, client.survival, { node: "n1", powerLossSeq: 0n, format: "xml", dataOnly: false }));
+    const format = await failure(
+      unary(client, client.survival, { node: "n1", powerLossSeq: 0n, format: "xml", dataOnly: false }),
+    );
     expect(format.code).toBe(status.INVALID_ARGUMENT);
     expect(format.details).toMatch(/^format: /);
-    expect((await failure(unary(client, client.survival, { node: "n1", powerLossSeq: 3n, format: "json", dataOnly: false }))).code).toBe(status.NOT_FOUND);
+    expect(
+      (await failure(unary(client, client.survival, { node: "n1", powerLossSeq: 3n, format: "json", dataOnly: false })))
+        .code,
+    ).toBe(status.NOT_FOUND);
     // Edit one store's bytes in the log: replay must refuse it, naming the damage.
     await new Promise<void>((resolve, reject) => {
       const handle = new sqlite3.Database(db());
-      handle.run("UPDATE events SET encoded = substr(encoded, 1, length(encoded) - 1) || x'ff' WHERE node = 'n1' AND kind = 'store' AND seq = (SELECT MIN(seq) FROM events WHERE node = 'n1' AND kind = 'store' AND length > 64)", (error) => {
-        handle.close();
-        if (error) reject(error);
-        else resolve();
-      });
+      handle.run(
+        "UPDATE events SET encoded = substr(encoded, 1, length(encoded) - 1) || x'ff' WHERE node = 'n1' AND kind = 'store' AND seq = (SELECT MIN(seq) FROM events WHERE node = 'n1' AND kind = 'store' AND length > 64)",
+        (error) => {
+          handle.close();
+          if (error) reject(error);
+          else resolve();
+        },
+      );
     });
     const damaged = await failure(unary(client, client.replay, { node: "n1", atSeq: 0n }));
     expect(damaged.code).toBe(status.DATA_LOSS);

@@ -4,10 +4,25 @@
  * power loss is NOT_FOUND, a log that diverges, has a gap or edited bytes is DATA_LOSS naming the
  * first bad event, a seq past the end is OUT_OF_RANGE.
  */
-import type { ReplayRequest, ReplayResponse, SurvivalRequest, SurvivalResponse } from "../../proto/gen/daxsim/v1/coordinator.js";
+import type {
+  ReplayRequest,
+  ReplayResponse,
+  SurvivalRequest,
+  SurvivalResponse,
+} from "../../proto/gen/daxsim/v1/coordinator.js";
 import { persistenceToWire } from "../../proto/codec.js";
 import { DataLossError, InvalidArgumentError, NotFoundError, OutOfRangeError } from "../../node/control/rpc_errors.js";
-import { LogTruncatedError, NodeNotFoundError, PowerLossNotFoundError, ReplayError, SURVIVAL_FORMATS, SqliteEventLog, formatSurvival, replayLog, survivalReport } from "../../replay/index.js";
+import {
+  LogTruncatedError,
+  NodeNotFoundError,
+  PowerLossNotFoundError,
+  ReplayError,
+  SURVIVAL_FORMATS,
+  SqliteEventLog,
+  formatSurvival,
+  replayLog,
+  survivalReport,
+} from "../../replay/index.js";
 import type { SurvivalFormat } from "../../replay/index.js";
 import { isValidNodeId } from "../../proto/subjects.js";
 
@@ -58,8 +73,10 @@ export async function replayRpc(dbFile: string, r: ReplayRequest): Promise<Repla
 export async function survivalRpc(dbFile: string, r: SurvivalRequest): Promise<SurvivalResponse> {
   checkNode(r.node);
   const format = (r.format === "" ? "json" : r.format) as SurvivalFormat;
-  if (!(SURVIVAL_FORMATS as readonly string[]).includes(format)) throw new InvalidArgumentError("format", `"${r.format}" is not one of ${SURVIVAL_FORMATS.join(", ")}`);
-  if (r.powerLossSeq > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidArgumentError("power_loss_seq", `${r.powerLossSeq} is not a seq`);
+  if (!(SURVIVAL_FORMATS as readonly string[]).includes(format))
+    throw new InvalidArgumentError("format", `"${r.format}" is not one of ${SURVIVAL_FORMATS.join(", ")}`);
+  if (r.powerLossSeq > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new InvalidArgumentError("power_loss_seq", `${r.powerLossSeq} is not a seq`);
   return withLog(dbFile, r.node, async (log) => {
     const report = await survivalReport(log, r.powerLossSeq === 0n ? {} : { powerLossSeq: Number(r.powerLossSeq) });
     const byCategory: Record<string, bigint> = {};

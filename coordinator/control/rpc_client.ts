@@ -9,9 +9,20 @@ import { CoordinatorClient } from "../../proto/gen/daxsim/v1/coordinator.js";
 import { NodeControlClient } from "../../proto/gen/daxsim/v1/node.js";
 import { GRPC_CHANNEL_OPTIONS } from "../../node/control/grpc_server.js";
 
-type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall;
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
 
-export function unary<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req, options: Partial<CallOptions> = {}, who = ""): Promise<Res> {
+export function unary<Req, Res>(
+  client: Client,
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  options: Partial<CallOptions> = {},
+  who = "",
+): Promise<Res> {
   return new Promise((resolve, reject) => {
     method.call(client, request, new Metadata(), options, (error, response) => {
       if (error === null) {

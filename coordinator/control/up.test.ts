@@ -41,7 +41,10 @@ let client: CoordinatorClient;
 beforeAll(async () => {
   execFileSync(process.execPath, [join(root, "scripts", "setup.mjs")], { cwd: root });
   dir = mkdtempSync(join(tmpdir(), "daxsim-up-"));
-  up = spawn(process.execPath, [bin, "up", "--nodes", "3", "--dir", dir], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  up = spawn(process.execPath, [bin, "up", "--nodes", "3", "--dir", dir], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   upExit = new Promise((resolve) => up!.once("exit", (code, signal) => resolve({ code, signal })));
   let stderr = "";
   up.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
@@ -51,7 +54,9 @@ beforeAll(async () => {
   });
   manifest = JSON.parse(firstLine) as Manifest;
   client = coordinatorClient(manifest.coordinator.grpc);
-  await pollUntil(async () => (await unary(client, client.listNodes, {})).nodes.filter((n) => n.reachable).length === 3);
+  await pollUntil(
+    async () => (await unary(client, client.listNodes, {})).nodes.filter((n) => n.reachable).length === 3,
+  );
 });
 
 afterAll(async () => {
@@ -70,10 +75,16 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 /** The node's events from SQLite once ingest holds every seq up to `through`. */
 async function loggedEvents(node: string, through: number): Promise<Event[]> {
   await pollUntil(async () => {
-    const [row] = await query<{ s: number | null }>(manifest.db, "SELECT last_contiguous_seq AS s FROM ingest_progress WHERE node = ?", [node]);
+    const [row] = await query<{ s: number | null }>(
+      manifest.db,
+      "SELECT last_contiguous_seq AS s FROM ingest_progress WHERE node = ?",
+      [node],
+    );
     return (row?.s ?? 0) >= through;
   });
-  const rows = await query<{ encoded: Buffer }>(manifest.db, "SELECT encoded FROM events WHERE node = ? ORDER BY seq", [node]);
+  const rows = await query<{ encoded: Buffer }>(manifest.db, "SELECT encoded FROM events WHERE node = ? ORDER BY seq", [
+    node,
+  ]);
   return rows.map((r) => decodeEvent(r.encoded).event);
 }
 
@@ -104,7 +115,14 @@ describe("daxsim up: three node processes, a coordinator and nats-server", () =>
       const reply = await unary(client, client.exec, { node, workloadJson: WORKLOAD(i + 1), session: "" });
       expect(reply.records.every((r) => r.ok && r.error === "")).toBe(true);
     }
-    const request: InjectPowerLossRequest = { nodes: ["n1", "n2"], trigger: { $case: "now", value: {} }, policy: PowerLossPolicy.POWER_LOSS_POLICY_RANDOM, seed: 1234n, kill: false, timeoutMs: 0 };
+    const request: InjectPowerLossRequest = {
+      nodes: ["n1", "n2"],
+      trigger: { $case: "now", value: {} },
+      policy: PowerLossPolicy.POWER_LOSS_POLICY_RANDOM,
+      seed: 1234n,
+      kill: false,
+      timeoutMs: 0,
+    };
     const reply = await unary(client, client.injectPowerLoss, request);
     expect(reply.seed).toBe(1234n);
     expect(reply.results.map((r) => r.node)).toEqual(["n1", "n2"]);
@@ -132,7 +150,13 @@ describe("daxsim up: three node processes, a coordinator and nats-server", () =>
     const before = (await unary(client, client.listNodes, {})).nodes.find((n) => n.node === "n3")!;
     // Work that was never synced: the kill may lose it, strict replay must agree on what survives.
     await unary(client, client.exec, { node: "n3", workloadJson: WORKLOAD(7), session: "again" });
-    const kill = await unary(client, client.injectPowerLoss, { nodes: ["n3"], trigger: { $case: "now", value: {} }, policy: 0, kill: true, timeoutMs: 0 });
+    const kill = await unary(client, client.injectPowerLoss, {
+      nodes: ["n3"],
+      trigger: { $case: "now", value: {} },
+      policy: 0,
+      kill: true,
+      timeoutMs: 0,
+    });
     expect(kill.results[0]!.killed).toBe(true);
     let restarted = before;
     await pollUntil(async () => {
@@ -162,7 +186,11 @@ describe("daxsim up: three node processes, a coordinator and nats-server", () =>
     expect(summary).toEqual({ n: events.length, distinct_seqs: events.length, lo: 1, hi: events.length });
     expect(await query(manifest.db, "SELECT node FROM ingest_gaps WHERE closed_at IS NULL")).toEqual([]);
     // And it serves again.
-    const after = await unary(client, client.exec, { node: "n3", workloadJson: JSON.stringify([{ op: "stat", path: "/data3" }]), session: "" });
+    const after = await unary(client, client.exec, {
+      node: "n3",
+      workloadJson: JSON.stringify([{ op: "stat", path: "/data3" }]),
+      session: "",
+    });
     // fsync of /data7 committed the whole running transaction, /data3's size with it (as jbd2 does).
     expect(after.records[0]!.ok).toBe(true);
     expect(Number(after.records[0]!.value)).toBeGreaterThanOrEqual(10000);
@@ -171,9 +199,17 @@ describe("daxsim up: three node processes, a coordinator and nats-server", () =>
   it("up: bad requests over the real API answer their status naming the field; the servers keep serving", async () => {
     const nodes = (await unary(client, client.listNodes, {})).nodes;
     const n1 = nodeAddress("n1", nodes);
-    const exec = (node: string, workloadJson: string, session = ""): Promise<unknown> => unary(client, client.exec, { node, workloadJson, session });
+    const exec = (node: string, workloadJson: string, session = ""): Promise<unknown> =>
+      unary(client, client.exec, { node, workloadJson, session });
     const inject = (patch: Partial<InjectPowerLossRequest>): Promise<unknown> =>
-      unary(client, client.injectPowerLoss, { nodes: ["n1"], trigger: { $case: "now", value: {} }, policy: 0, kill: false, timeoutMs: 0, ...patch });
+      unary(client, client.injectPowerLoss, {
+        nodes: ["n1"],
+        trigger: { $case: "now", value: {} },
+        policy: 0,
+        kill: false,
+        timeoutMs: 0,
+        ...patch,
+      });
     const watch = (node: string, kinds: string[]): Promise<unknown> =>
       new Promise((resolve, reject) => {
         const call = client.watchEvents({ node, kinds, fromSeq: 0n, follow: false, maxEvents: 1n });
@@ -182,30 +218,82 @@ describe("daxsim up: three node processes, a coordinator and nats-server", () =>
         call.on("error", reject);
       });
     const big = JSON.stringify([{ op: "sync", comment: "x".repeat(GRPC_RECEIVE_BYTES_MAX) }]);
-    const roomy = new NodeControlClient(n1, grpc.credentials.createInsecure(), { "grpc.max_send_message_length": 2 * GRPC_RECEIVE_BYTES_MAX });
+    const roomy = new NodeControlClient(n1, grpc.credentials.createInsecure(), {
+      "grpc.max_send_message_length": 2 * GRPC_RECEIVE_BYTES_MAX,
+    });
     const { INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, RESOURCE_EXHAUSTED } = grpc.status;
     const cases: Array<[string, () => Promise<unknown>, grpc.status, string]> = [
-      ["exec on an unknown node", () => exec("nx", "[]"), NOT_FOUND, "node: no node \"nx\""],
+      ["exec on an unknown node", () => exec("nx", "[]"), NOT_FOUND, 'node: no node "nx"'],
       ["exec without a node", () => exec("", "[]"), INVALID_ARGUMENT, "node: missing"],
       ["exec with a node id that is no id", () => exec("n 1", "[]"), INVALID_ARGUMENT, "node:"],
       ["workload that is not JSON", () => exec("n1", "{not json"), INVALID_ARGUMENT, "workload_json: not JSON"],
       ["workload that is a number", () => exec("n1", "42"), INVALID_ARGUMENT, "workload_json: expected a JSON array"],
-      ["unknown op", () => exec("n1", '[{"op":"frobnicate"}]'), INVALID_ARGUMENT, 'field "op": unknown op "frobnicate"'],
-      ["huge length", () => exec("n1", '[{"op":"pread","fd":3,"offset":0,"length":"99999999999999999999"}]'), INVALID_ARGUMENT, 'field "length"'],
-      ["DIMM settings for a running node", () => exec("n1", '{"dimm":{"size":"1G"},"ops":[]}'), INVALID_ARGUMENT, "workload_json.dimm"],
+      [
+        "unknown op",
+        () => exec("n1", '[{"op":"frobnicate"}]'),
+        INVALID_ARGUMENT,
+        'field "op": unknown op "frobnicate"',
+      ],
+      [
+        "huge length",
+        () => exec("n1", '[{"op":"pread","fd":3,"offset":0,"length":"99999999999999999999"}]'),
+        INVALID_ARGUMENT,
+        'field "length"',
+      ],
+      [
+        "DIMM settings for a running node",
+        () => exec("n1", '{"dimm":{"size":"1G"},"ops":[]}'),
+        INVALID_ARGUMENT,
+        "workload_json.dimm",
+      ],
       ["bad session name", () => exec("n1", "[]", "no spaces please"), INVALID_ARGUMENT, "session:"],
       ["no nodes", () => inject({ nodes: [] }), INVALID_ARGUMENT, "nodes: empty"],
       ["a node named twice", () => inject({ nodes: ["n1", "n1"] }), INVALID_ARGUMENT, "nodes[1]"],
       ["power loss on an unknown node", () => inject({ nodes: ["n1", "nx"] }), NOT_FOUND, "nodes[1]"],
-      ["unknown policy", () => inject({ policy: 99 as PowerLossPolicy }), INVALID_ARGUMENT, "policy: unknown power-loss policy 99"],
+      [
+        "unknown policy",
+        () => inject({ policy: 99 as PowerLossPolicy }),
+        INVALID_ARGUMENT,
+        "policy: unknown power-loss policy 99",
+      ],
       ["at_seq 0", () => inject({ trigger: { $case: "atSeq", value: 0n } }), INVALID_ARGUMENT, "at_seq: 0 is outside"],
-      ["at_seq beyond 2^53", () => inject({ trigger: { $case: "atSeq", value: 1n << 60n } }), INVALID_ARGUMENT, "at_seq:"],
-      ["at_seq already past", () => inject({ trigger: { $case: "atSeq", value: 1n } }), FAILED_PRECONDITION, "trigger.at_seq: seq 1 is already past"],
-      ["delay over an hour", () => inject({ trigger: { $case: "delayMaxMs", value: 10n ** 10n } }), INVALID_ARGUMENT, "delay_max_ms"],
-      ["watch an unknown kind", () => watch("n1", ["store", "bogus"]), INVALID_ARGUMENT, "kinds[1]: unknown event kind \"bogus\""],
-      ["watch an unknown node", () => watch("nx", []), NOT_FOUND, "node: no node \"nx\""],
-      ["hold with a lease over a minute", () => withNode(n1, (c) => unary(c, c.hold, { leaseMs: 3_600_000 })), INVALID_ARGUMENT, "lease_ms"],
-      ["a request over the size limit", () => unary(roomy, roomy.exec, { workloadJson: big, session: "" }), RESOURCE_EXHAUSTED, ""],
+      [
+        "at_seq beyond 2^53",
+        () => inject({ trigger: { $case: "atSeq", value: 1n << 60n } }),
+        INVALID_ARGUMENT,
+        "at_seq:",
+      ],
+      [
+        "at_seq already past",
+        () => inject({ trigger: { $case: "atSeq", value: 1n } }),
+        FAILED_PRECONDITION,
+        "trigger.at_seq: seq 1 is already past",
+      ],
+      [
+        "delay over an hour",
+        () => inject({ trigger: { $case: "delayMaxMs", value: 10n ** 10n } }),
+        INVALID_ARGUMENT,
+        "delay_max_ms",
+      ],
+      [
+        "watch an unknown kind",
+        () => watch("n1", ["store", "bogus"]),
+        INVALID_ARGUMENT,
+        'kinds[1]: unknown event kind "bogus"',
+      ],
+      ["watch an unknown node", () => watch("nx", []), NOT_FOUND, 'node: no node "nx"'],
+      [
+        "hold with a lease over a minute",
+        () => withNode(n1, (c) => unary(c, c.hold, { leaseMs: 3_600_000 })),
+        INVALID_ARGUMENT,
+        "lease_ms",
+      ],
+      [
+        "a request over the size limit",
+        () => unary(roomy, roomy.exec, { workloadJson: big, session: "" }),
+        RESOURCE_EXHAUSTED,
+        "",
+      ],
     ];
     const outcomes = [];
     for (const [name, call, , text] of cases) {
@@ -219,7 +307,11 @@ describe("daxsim up: three node processes, a coordinator and nats-server", () =>
     expect(outcomes).toEqual(cases.map(([name, , code]) => ({ name, code, named: true })));
     roomy.close();
     // Both servers still answer everyone.
-    const ok = await unary(client, client.exec, { node: "n1", workloadJson: JSON.stringify([{ op: "sync" }]), session: "" });
+    const ok = await unary(client, client.exec, {
+      node: "n1",
+      workloadJson: JSON.stringify([{ op: "sync" }]),
+      session: "",
+    });
     expect(ok.records[0]!.ok).toBe(true);
     expect((await unary(client, client.status, {})).ingestFailure).toBe("");
   });
@@ -227,17 +319,35 @@ describe("daxsim up: three node processes, a coordinator and nats-server", () =>
   it("up: a reflection client without our stubs lists the services and calls health and the coordinator", async () => {
     const reflected = await reflect(manifest.coordinator.grpc, ["grpc.health.v1.Health", "daxsim.v1.Coordinator"]);
     expect(reflected.services).toEqual(expect.arrayContaining(["daxsim.v1.Coordinator", "grpc.health.v1.Health"]));
-    const health = await dynamicUnary(manifest.coordinator.grpc, reflected.root, "grpc.health.v1.Health", "Check", { service: "" });
+    const health = await dynamicUnary(manifest.coordinator.grpc, reflected.root, "grpc.health.v1.Health", "Check", {
+      service: "",
+    });
     expect(health).toEqual({ status: "SERVING" });
-    const coordinatorHealth = await dynamicUnary(manifest.coordinator.grpc, reflected.root, "grpc.health.v1.Health", "Check", { service: "daxsim.v1.Coordinator" });
+    const coordinatorHealth = await dynamicUnary(
+      manifest.coordinator.grpc,
+      reflected.root,
+      "grpc.health.v1.Health",
+      "Check",
+      { service: "daxsim.v1.Coordinator" },
+    );
     expect(coordinatorHealth).toEqual({ status: "SERVING" });
-    const listed = (await dynamicUnary(manifest.coordinator.grpc, reflected.root, "daxsim.v1.Coordinator", "ListNodes", {})) as { nodes: Array<{ node: string }> };
+    const listed = (await dynamicUnary(
+      manifest.coordinator.grpc,
+      reflected.root,
+      "daxsim.v1.Coordinator",
+      "ListNodes",
+      {},
+    )) as { nodes: Array<{ node: string }> };
     expect(listed.nodes.map((n) => n.node)).toEqual(["n1", "n2", "n3"]);
     // A node serves reflection and health too.
     const nodes = (await unary(client, client.listNodes, {})).nodes;
     const nodeReflected = await reflect(nodeAddress("n2", nodes), ["grpc.health.v1.Health"]);
     expect(nodeReflected.services).toEqual(expect.arrayContaining(["daxsim.v1.NodeControl", "grpc.health.v1.Health"]));
-    expect(await dynamicUnary(nodeAddress("n2", nodes), nodeReflected.root, "grpc.health.v1.Health", "Check", { service: "daxsim.v1.NodeControl" })).toEqual({ status: "SERVING" });
+    expect(
+      await dynamicUnary(nodeAddress("n2", nodes), nodeReflected.root, "grpc.health.v1.Health", "Check", {
+        service: "daxsim.v1.NodeControl",
+      }),
+    ).toEqual({ status: "SERVING" });
   });
 });
 
@@ -262,12 +372,24 @@ interface ReflectionResponse {
  */
 async function reflect(address: string, symbols: string[]): Promise<{ services: string[]; root: protobuf.Root }> {
   const require = createRequire(import.meta.url);
-  const reflectionProto = join(dirname(require.resolve("@grpc/reflection")), "..", "proto", "grpc", "reflection", "v1", "reflection.proto");
-  const pkg = grpc.loadPackageDefinition(loadSync(reflectionProto, { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true })) as unknown as {
+  const reflectionProto = join(
+    dirname(require.resolve("@grpc/reflection")),
+    "..",
+    "proto",
+    "grpc",
+    "reflection",
+    "v1",
+    "reflection.proto",
+  );
+  const pkg = grpc.loadPackageDefinition(
+    loadSync(reflectionProto, { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true }),
+  ) as unknown as {
     grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
   };
   const reflectionClient = new pkg.grpc.reflection.v1.ServerReflection(address, grpc.credentials.createInsecure());
-  const stream = (reflectionClient as unknown as { serverReflectionInfo(): grpc.ClientDuplexStream<object, ReflectionResponse> }).serverReflectionInfo();
+  const stream = (
+    reflectionClient as unknown as { serverReflectionInfo(): grpc.ClientDuplexStream<object, ReflectionResponse> }
+  ).serverReflectionInfo();
   const responses: ReflectionResponse[] = [];
   const done = new Promise<void>((resolve, reject) => {
     stream.on("data", (r: ReflectionResponse) => responses.push(r));
@@ -288,12 +410,20 @@ async function reflect(address: string, symbols: string[]): Promise<{ services: 
       files.set(file.name, file);
     }
   }
-  const root = (protobuf.Root as unknown as { fromDescriptor(set: object): protobuf.Root }).fromDescriptor({ file: [...files.values()] });
+  const root = (protobuf.Root as unknown as { fromDescriptor(set: object): protobuf.Root }).fromDescriptor({
+    file: [...files.values()],
+  });
   return { services, root };
 }
 
 /** One unary call built only from reflected descriptors (JSON in, JSON out). */
-function dynamicUnary(address: string, root: protobuf.Root, serviceName: string, methodName: string, body: object): Promise<unknown> {
+function dynamicUnary(
+  address: string,
+  root: protobuf.Root,
+  serviceName: string,
+  methodName: string,
+  body: object,
+): Promise<unknown> {
   const service = root.lookupService(serviceName);
   const method = service.methods[methodName]!.resolve() as protobuf.Method;
   const requestType = method.resolvedRequestType!;
@@ -307,12 +437,17 @@ function dynamicUnary(address: string, root: protobuf.Root, serviceName: string,
         requestSerialize: (value: object) => Buffer.from(requestType.encode(requestType.fromObject(value)).finish()),
         requestDeserialize: (bytes: Buffer) => requestType.decode(bytes),
         responseSerialize: () => Buffer.alloc(0),
-        responseDeserialize: (bytes: Buffer) => responseType.toObject(responseType.decode(bytes), { enums: String, longs: String }),
+        responseDeserialize: (bytes: Buffer) =>
+          responseType.toObject(responseType.decode(bytes), { enums: String, longs: String }),
       },
     },
     serviceName,
   );
-  const c = new Client(address, grpc.credentials.createInsecure()) as unknown as Record<string, (req: object, cb: (e: grpc.ServiceError | null, r: unknown) => void) => void> & grpc.Client;
+  const c = new Client(address, grpc.credentials.createInsecure()) as unknown as Record<
+    string,
+    (req: object, cb: (e: grpc.ServiceError | null, r: unknown) => void) => void
+  > &
+    grpc.Client;
   return new Promise((resolve, reject) => {
     c[methodName]!(body, (error, response) => {
       c.close();

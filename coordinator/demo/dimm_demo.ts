@@ -18,7 +18,10 @@ interface ScriptStore {
   persistedBy: string;
 }
 
-type Step = { kind: "store"; store: ScriptStore } | { kind: "clwb" | "clflush"; addr: number; length: number } | { kind: "fence" };
+type Step =
+  | { kind: "store"; store: ScriptStore }
+  | { kind: "clwb" | "clflush"; addr: number; length: number }
+  | { kind: "fence" };
 
 /** Builds the seeded script: 16 stores into 4 pages, some persisted by CLWB+SFENCE or CLFLUSH. */
 export function demoScript(seed: bigint): Step[] {
@@ -29,7 +32,11 @@ export function demoScript(seed: bigint): Step[] {
     const length = prng.chance(1, 2) ? 8 : prng.between(9, 150);
     const nonTemporal = prng.chance(1, 4);
     const persist = prng.below(4); // 0: nothing, 1: clwb+sfence, 2: clflush, 3: clwb without a fence
-    const persistedBy = nonTemporal ? (persist === 1 ? "sfence" : "nothing (NT store, no fence)") : ["nothing", "clwb+sfence", "clflush", "clwb, no fence"][persist]!;
+    const persistedBy = nonTemporal
+      ? persist === 1
+        ? "sfence"
+        : "nothing (NT store, no fence)"
+      : ["nothing", "clwb+sfence", "clflush", "clwb, no fence"][persist]!;
     const store: ScriptStore = { id, addr, length, nonTemporal, persistedBy };
     steps.push({ kind: "store", store });
     if (nonTemporal) {
@@ -89,9 +96,20 @@ export function runDemoPolicy(seed: bigint, policy: PowerLossPolicy): { fates: S
       else if (visible[b] !== s.id) supersededBytes++;
     }
     const live = s.length - supersededBytes;
-    const fate = live === 0 ? "superseded" : survivedBytes === live ? "survived" : survivedBytes === 0 ? "lost" : "partial";
+    const fate =
+      live === 0 ? "superseded" : survivedBytes === live ? "survived" : survivedBytes === 0 ? "lost" : "partial";
     const durableAtCrash = live === 0 ? "-" : durableBytes === live ? "yes" : durableBytes === 0 ? "no" : "part";
-    return { id: s.id, addr: s.addr, length: s.length, how: s.nonTemporal ? "ntstore" : "store", persistedBy: s.persistedBy, durableAtCrash, survivedBytes, supersededBytes, fate };
+    return {
+      id: s.id,
+      addr: s.addr,
+      length: s.length,
+      how: s.nonTemporal ? "ntstore" : "store",
+      persistedBy: s.persistedBy,
+      durableAtCrash,
+      survivedBytes,
+      supersededBytes,
+      fate,
+    };
   });
   return { fates, mediaSha256: Buffer.from(loss.mediaSha256).toString("hex") };
 }
@@ -103,11 +121,17 @@ export function dimmDemoReport(seed: bigint): string {
     out.push(`power loss, policy ${policy}: media sha256 ${mediaSha256.slice(0, 16)}…`);
     out.push("  store  addr    len  kind     followed by                    durable  fate");
     for (const f of fates) {
-      const detail = f.fate === "partial" ? `partial (${f.survivedBytes}/${f.length - f.supersededBytes} bytes)` : f.fate;
-      out.push(`  #${String(f.id).padEnd(4)} ${String(f.addr).padStart(6)} ${String(f.length).padStart(4)}  ${f.how.padEnd(8)} ${f.persistedBy.padEnd(30)} ${f.durableAtCrash.padEnd(8)} ${detail}`);
+      const detail =
+        f.fate === "partial" ? `partial (${f.survivedBytes}/${f.length - f.supersededBytes} bytes)` : f.fate;
+      out.push(
+        `  #${String(f.id).padEnd(4)} ${String(f.addr).padStart(6)} ${String(f.length).padStart(4)}  ${f.how.padEnd(8)} ${f.persistedBy.padEnd(30)} ${f.durableAtCrash.padEnd(8)} ${detail}`,
+      );
     }
     const count = (fate: StoreFate["fate"]): number => fates.filter((f) => f.fate === fate).length;
-    out.push(`  => ${count("survived")} survived, ${count("partial")} partial, ${count("lost")} lost, ${count("superseded")} superseded`, "");
+    out.push(
+      `  => ${count("survived")} survived, ${count("partial")} partial, ${count("lost")} lost, ${count("superseded")} superseded`,
+      "",
+    );
   }
   return out.join("\n");
 }

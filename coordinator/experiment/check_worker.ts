@@ -20,6 +20,9 @@ parentPort?.on("message", (request: WorkerRequest) => {
     if (cached?.key !== key) cached = { key, checker: new PointChecker(request.spec) };
     parentPort!.postMessage({ id: request.id, results: cached.checker.checkPoints(request.chunk) });
   } catch (error) {
-    parentPort!.postMessage({ id: request.id, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+    parentPort!.postMessage({
+      id: request.id,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
   }
 });

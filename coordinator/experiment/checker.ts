@@ -99,10 +99,23 @@ export class ImageChecker {
     try {
       fs = DaxFs.mount(this.io, this.rec.workload.settings.mount, new StepClock()).fs;
     } catch (error) {
-      return { mountError: (error as Error).message, fsckProblems: [], files: new Map(), metaKey: "", mapSyncAllocated: [], storeBytes: [] };
+      return {
+        mountError: (error as Error).message,
+        fsckProblems: [],
+        files: new Map(),
+        metaKey: "",
+        mapSyncAllocated: [],
+        storeBytes: [],
+      };
     }
     const report = fsck((addr, length) => this.dimm.load(addr, length), this.dimm.sizeBytes);
-    const summary: ImageSummary = { fsckProblems: report.problems.map((p) => `${p.kind}: ${p.message}`), files: new Map(), metaKey: "", mapSyncAllocated: [], storeBytes: [] };
+    const summary: ImageSummary = {
+      fsckProblems: report.problems.map((p) => `${p.kind}: ${p.message}`),
+      files: new Map(),
+      metaKey: "",
+      mapSyncAllocated: [],
+      storeBytes: [],
+    };
     let files: Snapshot;
     try {
       files = snapshot(fs, new FileData(fs));
@@ -120,7 +133,9 @@ export class ImageChecker {
       const found = files.get(pathOf(this.rec, store.ino, store.seq) ?? "");
       if (found === undefined || found.type === "dir") return null;
       const block = fs.blockMap.get(fs.inode(found.ino), Math.floor(store.fileOffset / PAGE_BYTES));
-      return block === 0 ? null : this.dimm.load(block * PAGE_BYTES + (store.fileOffset % PAGE_BYTES), store.data.length).toString("hex");
+      return block === 0
+        ? null
+        : this.dimm.load(block * PAGE_BYTES + (store.fileOffset % PAGE_BYTES), store.data.length).toString("hex");
     });
     return summary;
   }
@@ -142,11 +157,20 @@ export interface ImageSummary {
 
 /** Applies the oracles to a summary for a crash right after event `crashSeq`. */
 export function evaluate(rec: Recording, summary: ImageSummary, crashSeq: number): Verdict {
-  if (summary.mountError !== undefined) return { violations: [{ oracle: "mount", message: `the image does not mount: ${summary.mountError}` }], beyondEof: [] };
+  if (summary.mountError !== undefined)
+    return {
+      violations: [{ oracle: "mount", message: `the image does not mount: ${summary.mountError}` }],
+      beyondEof: [],
+    };
   const violations: Violation[] = [];
-  if (summary.fsckProblems.length > 0) violations.push({ oracle: "fsck", message: `${summary.fsckProblems.length} problem(s): ${summary.fsckProblems.slice(0, 3).join("; ")}` });
+  if (summary.fsckProblems.length > 0)
+    violations.push({
+      oracle: "fsck",
+      message: `${summary.fsckProblems.length} problem(s): ${summary.fsckProblems.slice(0, 3).join("; ")}`,
+    });
   if (summary.walkError !== undefined) {
-    if (violations.length === 0) violations.push({ oracle: "fsck", message: `reading the namespace failed: ${summary.walkError}` });
+    if (violations.length === 0)
+      violations.push({ oracle: "fsck", message: `reading the namespace failed: ${summary.walkError}` });
     return { violations, beyondEof: [] };
   }
   const files = summary.files;
@@ -164,7 +188,10 @@ function atomicity(rec: Recording, summary: ImageSummary, crashSeq: number, viol
   let hi = 0;
   while (hi < rec.opStartSeqs.length && rec.opStartSeqs[hi]! <= crashSeq) hi++;
   for (let j = lo; j <= hi && j < rec.metaKeys.length; j++) if (rec.metaKeys[j] === summary.metaKey) return;
-  violations.push({ oracle: "atomicity", message: `the namespace after recovery matches no state between op ${lo} and op ${hi}: ${describeNamespace(summary.files)}` });
+  violations.push({
+    oracle: "atomicity",
+    message: `the namespace after recovery matches no state between op ${lo} and op ${hi}: ${describeNamespace(summary.files)}`,
+  });
 }
 
 function touchedAfter(rec: Recording, ino: number, seq: number, crashSeq: number): boolean {
@@ -177,16 +204,28 @@ function touchedAfter(rec: Recording, ino: number, seq: number, crashSeq: number
   return false;
 }
 
-function durability(rec: Recording, summary: ImageSummary, files: Snapshot, crashSeq: number, violations: Violation[]): void {
+function durability(
+  rec: Recording,
+  summary: ImageSummary,
+  files: Snapshot,
+  crashSeq: number,
+  violations: Violation[],
+): void {
   const latest = new Map<number, Recording["syncs"][number]>();
   for (const s of rec.syncs) if (s.seq <= crashSeq) latest.set(s.ino, s);
   for (const s of latest.values()) {
     if (touchedAfter(rec, s.ino, s.seq, crashSeq)) continue;
     const found = files.get(s.path);
     if (found === undefined) {
-      violations.push({ oracle: "durability", message: `${s.how} of ${s.path} returned at seq ${s.seq}, but ${s.path} is missing after recovery` });
+      violations.push({
+        oracle: "durability",
+        message: `${s.how} of ${s.path} returned at seq ${s.seq}, but ${s.path} is missing after recovery`,
+      });
     } else if (found.size !== s.size || found.sha !== s.sha) {
-      violations.push({ oracle: "durability", message: `${s.how} of ${s.path} returned at seq ${s.seq} with size ${s.size}; after recovery it has size ${found.size}${found.size === s.size ? " and different bytes" : ""}` });
+      violations.push({
+        oracle: "durability",
+        message: `${s.how} of ${s.path} returned at seq ${s.seq} with size ${s.size}; after recovery it has size ${found.size}${found.size === s.size ? " and different bytes" : ""}`,
+      });
     }
   }
   rec.mapSyncs.forEach((ms, i) => {
@@ -195,16 +234,29 @@ function durability(rec: Recording, summary: ImageSummary, files: Snapshot, cras
     if (path === undefined) return;
     const found = files.get(path);
     if (found === undefined || found.size < ms.size) {
-      violations.push({ oracle: "durability", message: `a MAP_SYNC write fault on ${path} page ${ms.page} at seq ${ms.seq} made size ${ms.size} durable; after recovery ${found === undefined ? "the file is missing" : `the size is ${found.size}`}` });
+      violations.push({
+        oracle: "durability",
+        message: `a MAP_SYNC write fault on ${path} page ${ms.page} at seq ${ms.seq} made size ${ms.size} durable; after recovery ${found === undefined ? "the file is missing" : `the size is ${found.size}`}`,
+      });
     } else if (!summary.mapSyncAllocated[i]) {
-      violations.push({ oracle: "durability", message: `a MAP_SYNC write fault on ${path} page ${ms.page} at seq ${ms.seq} allocated a block; after recovery the page is a hole` });
+      violations.push({
+        oracle: "durability",
+        message: `a MAP_SYNC write fault on ${path} page ${ms.page} at seq ${ms.seq} allocated a block; after recovery the page is a hole`,
+      });
     }
   });
 }
 
-function beyondEofZeroing(rec: Recording, summary: ImageSummary, files: Snapshot, crashSeq: number, violations: Violation[]): void {
+function beyondEofZeroing(
+  rec: Recording,
+  summary: ImageSummary,
+  files: Snapshot,
+  crashSeq: number,
+  violations: Violation[],
+): void {
   for (const ext of rec.extensions) {
-    if (ext.endSeq > crashSeq || ext.zeroTo <= ext.zeroFrom || touchedAfter(rec, ext.ino, ext.endSeq, crashSeq)) continue;
+    if (ext.endSeq > crashSeq || ext.zeroTo <= ext.zeroFrom || touchedAfter(rec, ext.ino, ext.endSeq, crashSeq))
+      continue;
     const found = files.get(ext.path);
     if (found === undefined || found.size < ext.newSize) continue; // the extension is not durable
     rec.beyondEof.forEach((store, i) => {
@@ -212,7 +264,11 @@ function beyondEofZeroing(rec: Recording, summary: ImageSummary, files: Snapshot
       const bytes = summary.storeBytes[i];
       if (bytes === null || bytes === undefined) return;
       const now = Buffer.from(bytes, "hex");
-      for (let o = Math.max(store.fileOffset, ext.zeroFrom); o < Math.min(store.fileOffset + store.data.length, ext.zeroTo); o++) {
+      for (
+        let o = Math.max(store.fileOffset, ext.zeroFrom);
+        o < Math.min(store.fileOffset + store.data.length, ext.zeroTo);
+        o++
+      ) {
         const stored = store.data[o - store.fileOffset]!;
         if (stored !== 0 && now[o - store.fileOffset] === stored) {
           violations.push({

@@ -68,7 +68,8 @@ export class CrashWalker {
       this.state = new DimmState(this.sizeBytes, this.persistence);
       this.next = 0;
     }
-    while (this.next < this.events.length && this.events[this.next]!.seq <= seq) applyEvent(this.state, this.events[this.next++]!);
+    while (this.next < this.events.length && this.events[this.next]!.seq <= seq)
+      applyEvent(this.state, this.events[this.next++]!);
     const pending = pendingLineVersions(this.state);
     const base: Array<Uint8Array | undefined> = [];
     for (let c = 0; c < this.state.chunkCount; c++) {
@@ -83,7 +84,15 @@ export class CrashWalker {
     const baseKey = Buffer.alloc(16);
     for (const digest of pageDigests) xorInto(baseKey, digest);
     const full = pending.map((p) => unlessBase(base, p.line, lineVersion(this.state, p, p.records.length)));
-    return { seq, pending, info: pending.map((p) => ({ line: p.line, versions: p.records.length })), base, full, pageDigests, baseKey };
+    return {
+      seq,
+      pending,
+      info: pending.map((p) => ({ line: p.line, versions: p.records.length })),
+      base,
+      full,
+      pageDigests,
+      baseKey,
+    };
   }
 
   private pageDigests(base: Array<Uint8Array | undefined>): Buffer[] {
@@ -96,7 +105,8 @@ export class CrashWalker {
         const content = chunk === undefined ? ZERO_PAGE : chunk.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
         const before = previous === undefined ? ZERO_PAGE : previous.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
         const cached = this.lastDigests[page];
-        const digest = cached !== undefined && Buffer.compare(content, before) === 0 ? cached : pageDigest(page, content);
+        const digest =
+          cached !== undefined && Buffer.compare(content, before) === 0 ? cached : pageDigest(page, content);
         digests.push(digest);
       }
     }
@@ -113,11 +123,13 @@ export class CrashWalker {
       const p = view.pending[i]!;
       const c = chosen.get(p.line);
       let content: Buffer | null;
-      if (c?.wordKept !== undefined) content = unlessBase(view.base, p.line, tornLineVersion(this.state, p, c.wordKept));
+      if (c?.wordKept !== undefined)
+        content = unlessBase(view.base, p.line, tornLineVersion(this.state, p, c.wordKept));
       else {
         const kept = c !== undefined ? c.kept : state.fallback === "all" ? p.records.length : 0;
         if (kept === 0) continue;
-        content = kept === p.records.length ? view.full[i]! : unlessBase(view.base, p.line, lineVersion(this.state, p, kept));
+        content =
+          kept === p.records.length ? view.full[i]! : unlessBase(view.base, p.line, lineVersion(this.state, p, kept));
       }
       if (content !== null) out.push([p.line, content]);
     }
@@ -129,7 +141,10 @@ export class CrashWalker {
 function unlessBase(base: ReadonlyArray<Uint8Array | undefined>, line: number, content: Buffer): Buffer | null {
   const chunk = base[Math.floor((line * LINE_BYTES) / CHUNK_BYTES)];
   const off = (line * LINE_BYTES) % CHUNK_BYTES;
-  const same = chunk === undefined ? content.compare(ZERO_PAGE, 0, LINE_BYTES) === 0 : content.compare(chunk, off, off + LINE_BYTES) === 0;
+  const same =
+    chunk === undefined
+      ? content.compare(ZERO_PAGE, 0, LINE_BYTES) === 0
+      : content.compare(chunk, off, off + LINE_BYTES) === 0;
   return same ? null : content;
 }
 

@@ -142,7 +142,11 @@ export class PointChecker {
     const workload = applyPersistence(parseWorkload(spec.workload), this.options.persistence);
     this.rec = record(workload);
     this.points = crashPoints(this.rec.events, this.options.crashPoints, this.rec.firstCrashSeq);
-    this.walker = new CrashWalker(this.rec.events, workload.settings.dimm.sizeBytes, workload.settings.dimm.persistence);
+    this.walker = new CrashWalker(
+      this.rec.events,
+      workload.settings.dimm.sizeBytes,
+      workload.settings.dimm.persistence,
+    );
     this.checker = new ImageChecker(this.rec);
   }
 
@@ -154,15 +158,28 @@ export class PointChecker {
   /** Visits the states of crash point `crashSeq` in enumeration order (their indices in state ids). */
   private forEachState(crashSeq: number, visit: (view: PointView, state: CrashState) => void): void {
     const view = this.walker.advanceTo(crashSeq);
-    enumerateStates(view.info, this.options.strategy, this.options.torn, this.options.seed ^ BigInt(crashSeq), (state) => visit(view, state));
+    enumerateStates(
+      view.info,
+      this.options.strategy,
+      this.options.torn,
+      this.options.seed ^ BigInt(crashSeq),
+      (state) => visit(view, state),
+    );
   }
 
   private checkPoint(crashSeq: number): PointResult {
-    const result: PointResult = { crashSeq, states: 0, keys: [], violations: [], beyondEof: { survived: 0, zeroed: 0, lost: 0, gone: 0 } };
+    const result: PointResult = {
+      crashSeq,
+      states: 0,
+      keys: [],
+      violations: [],
+      beyondEof: { survived: 0, zeroed: 0, lost: 0, gone: 0 },
+    };
     const verdicts = new Map<string, ReturnType<typeof evaluate>>();
     this.forEachState(crashSeq, (view, state) => {
       const index = result.states++;
-      if (index >= STATES_PER_POINT_MAX) throw new Error(`more than ${STATES_PER_POINT_MAX} states at crash point ${crashSeq}`);
+      if (index >= STATES_PER_POINT_MAX)
+        throw new Error(`more than ${STATES_PER_POINT_MAX} states at crash point ${crashSeq}`);
       const lines = this.walker.linesOf(view, state);
       const key = stateKey(view, lines);
       let verdict = verdicts.get(key);
@@ -180,21 +197,37 @@ export class PointChecker {
       }
       for (const v of verdict.violations) {
         if (result.violations.length >= VIOLATIONS_KEPT_MAX) break;
-        result.violations.push({ id: `${crashSeq}:${index}`, crashSeq, stateIndex: index, oracle: v.oracle, message: v.message, fallback: state.fallback, chosen: state.chosen });
+        result.violations.push({
+          id: `${crashSeq}:${index}`,
+          crashSeq,
+          stateIndex: index,
+          oracle: v.oracle,
+          message: v.message,
+          fallback: state.fallback,
+          chosen: state.chosen,
+        });
       }
     });
     return result;
   }
 
   /** The image of state `<crashSeq>:<stateIndex>`: durable media per chunk and lines on top. */
-  stateImage(crashSeq: number, stateIndex: number): { base: Array<Uint8Array | undefined>; lines: Array<[number, Uint8Array]>; state: CrashState } {
-    if (!this.points.includes(crashSeq)) throw new ReproduceError(`seq ${crashSeq} is not a crash point of this workload with --crash-points ${this.options.crashPoints}`);
-    let found: { base: Array<Uint8Array | undefined>; lines: Array<[number, Uint8Array]>; state: CrashState } | undefined;
+  stateImage(
+    crashSeq: number,
+    stateIndex: number,
+  ): { base: Array<Uint8Array | undefined>; lines: Array<[number, Uint8Array]>; state: CrashState } {
+    if (!this.points.includes(crashSeq))
+      throw new ReproduceError(
+        `seq ${crashSeq} is not a crash point of this workload with --crash-points ${this.options.crashPoints}`,
+      );
+    let found:
+      { base: Array<Uint8Array | undefined>; lines: Array<[number, Uint8Array]>; state: CrashState } | undefined;
     let index = 0;
     this.forEachState(crashSeq, (view, state) => {
       if (index++ === stateIndex) found = { base: view.base, lines: this.walker.linesOf(view, state), state };
     });
-    if (found === undefined) throw new ReproduceError(`crash point ${crashSeq} has only ${index} states with this strategy`);
+    if (found === undefined)
+      throw new ReproduceError(`crash point ${crashSeq} has only ${index} states with this strategy`);
     return found;
   }
 }
@@ -236,7 +269,16 @@ export async function runExperiment(
     elapsedMs: 0,
     statesPerSecond: 0,
   };
-  for (const v of local.rec.recordingViolations) addViolation(result, { id: `op:${v.op}`, crashSeq: 0, stateIndex: -1, oracle: v.oracle as Violation["oracle"], message: v.message, fallback: "none", chosen: [] });
+  for (const v of local.rec.recordingViolations)
+    addViolation(result, {
+      id: `op:${v.op}`,
+      crashSeq: 0,
+      stateIndex: -1,
+      oracle: v.oracle as Violation["oracle"],
+      message: v.message,
+      fallback: "none",
+      chosen: [],
+    });
   const byPoint = new Map<number, PointResult>();
   const keys = new Set<string>();
   let statesSoFar = 0;
@@ -248,7 +290,13 @@ export async function runExperiment(
     violationsSoFar += r.violations.length;
     onPoint?.(r);
     for (const k of r.keys) keys.add(k);
-    onProgress?.({ crashPoint: byPoint.size, crashPoints: local.points.length, states: statesSoFar, distinctImages: keys.size, violations: violationsSoFar });
+    onProgress?.({
+      crashPoint: byPoint.size,
+      crashPoints: local.points.length,
+      states: statesSoFar,
+      distinctImages: keys.size,
+      violations: violationsSoFar,
+    });
   };
   if (pool === undefined) {
     for (const chunk of chunkPoints(local.points, 1)) for (const r of local.checkPoints(chunk)) progress(r);
@@ -275,7 +323,17 @@ function addViolation(result: ExperimentResult, v: ViolationRecord): void {
 }
 
 /** Rebuilds the image of state `id` ("<crash seq>:<state index>"): durable media per chunk and lines on top. */
-export function reproduce(workloadDoc: unknown, options: ExperimentOptions, id: string): { base: Array<Uint8Array | undefined>; lines: Array<[number, Uint8Array]>; state: CrashState; sizeBytes: number; persistence: Persistence } {
+export function reproduce(
+  workloadDoc: unknown,
+  options: ExperimentOptions,
+  id: string,
+): {
+  base: Array<Uint8Array | undefined>;
+  lines: Array<[number, Uint8Array]>;
+  state: CrashState;
+  sizeBytes: number;
+  persistence: Persistence;
+} {
   const match = /^(\d+):(\d+)$/.exec(id);
   if (match === null) throw new ReproduceError(`reproducer id "${id}" is not <crash seq>:<state index>`);
   const checker = new PointChecker(specOf(workloadDoc, options));

@@ -52,7 +52,14 @@ describe("experiment: strategies", () => {
     const states = collect("prefix");
     expect(states[0]).toEqual({ fallback: "none", chosen: [] });
     expect(states[1]).toEqual({ fallback: "all", chosen: [] });
-    expect(states.slice(2).map((s) => `${s.fallback}:${s.chosen[0]!.line}=${s.chosen[0]!.kept}`)).toEqual(["none:10=1", "none:10=2", "none:11=1", "all:10=0", "all:10=1", "all:11=0"]);
+    expect(states.slice(2).map((s) => `${s.fallback}:${s.chosen[0]!.line}=${s.chosen[0]!.kept}`)).toEqual([
+      "none:10=1",
+      "none:10=2",
+      "none:11=1",
+      "all:10=0",
+      "all:10=1",
+      "all:11=0",
+    ]);
     expect(collect("prefix", true).length).toBeGreaterThan(states.length);
   });
 
@@ -66,7 +73,8 @@ describe("experiment: strategies", () => {
     expect(collect("full:100")).toHaveLength(6);
     expect(new Set(collect("full:100").map((s) => JSON.stringify(s.chosen))).size).toBe(6);
     expect(collect("full:4")).toHaveLength(4);
-    for (const bad of ["prefix:3", "subsets", "subsets:9", "random:0", "full:x", "everything"]) expect(() => parseStrategy(bad)).toThrow();
+    for (const bad of ["prefix:3", "subsets", "subsets:9", "random:0", "full:x", "everything"])
+      expect(() => parseStrategy(bad)).toThrow();
   });
 });
 
@@ -83,7 +91,11 @@ describe("experiment: no bug, no violation", () => {
 
   it("experiment: the standard crash workload reports zero violations under torn words and eADR", async () => {
     const { standardCrashWorkload } = await import("../../bench/crash_workload.js");
-    const torn = await runExperiment(standardCrashWorkload(), { ...OPTIONS, torn: true, strategy: parseStrategy("random:20") });
+    const torn = await runExperiment(standardCrashWorkload(), {
+      ...OPTIONS,
+      torn: true,
+      strategy: parseStrategy("random:20"),
+    });
     expect(total(torn)).toBe(0);
     const eadr = await runExperiment(standardCrashWorkload(), { ...OPTIONS, persistence: "eadr" });
     expect(total(eadr)).toBe(0);
@@ -123,7 +135,12 @@ describe("experiment: determinism", () => {
       const pool = new ThreadCheckerPool(size);
       try {
         const pooled = await runExperiment(bugged, OPTIONS, pool);
-        expect({ ...pooled, elapsedMs: 0, statesPerSecond: 0, checkers: 0 }).toEqual({ ...inThread, elapsedMs: 0, statesPerSecond: 0, checkers: 0 });
+        expect({ ...pooled, elapsedMs: 0, statesPerSecond: 0, checkers: 0 }).toEqual({
+          ...inThread,
+          elapsedMs: 0,
+          statesPerSecond: 0,
+          checkers: 0,
+        });
         const clean = await runExperiment(doc, OPTIONS, pool);
         expect(total(clean)).toBe(0);
       } finally {

@@ -23,7 +23,11 @@ function comparable(r: ExperimentResult): ExperimentResult {
 }
 
 function startWorker(url: string): ChildProcess {
-  return spawn(process.execPath, [join(root, "bin", "daxsim.js"), "worker", "--nats", url, "--threads", "1", "--ack-wait-ms", "2000"], { stdio: ["ignore", "ignore", "pipe"] });
+  return spawn(
+    process.execPath,
+    [join(root, "bin", "daxsim.js"), "worker", "--nats", url, "--threads", "1", "--ack-wait-ms", "2000"],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
 }
 
 async function stopWorker(child: ChildProcess): Promise<void> {
@@ -44,8 +48,15 @@ describe("experiment over a JetStream work queue", () => {
   });
 
   it("experiment --nats: two worker processes give exactly the in-process result", async () => {
-    const doc = JSON.parse(readFileSync(join(root, "examples/crash/journal_ops.json"), "utf8")) as Record<string, unknown>;
-    const buggy = { ...doc, mount: "bug=no-dirent-flush", ops: (doc.ops as Array<Record<string, unknown>>).map(({ expect: _e, ...op }) => op) };
+    const doc = JSON.parse(readFileSync(join(root, "examples/crash/journal_ops.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    const buggy = {
+      ...doc,
+      mount: "bug=no-dirent-flush",
+      ops: (doc.ops as Array<Record<string, unknown>>).map(({ expect: _e, ...op }) => op),
+    };
     const expected = await runExperiment(buggy, OPTIONS);
     const workers = [startWorker(nats.url), startWorker(nats.url)];
     const pool = await NatsCheckerPool.connect(nats.url, undefined, { ackWaitMs: 2000 });

@@ -9,7 +9,14 @@
  * Invariant: the experiment's result does not depend on which workers checked what.
  */
 import { createHash } from "node:crypto";
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { connect, nanos } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -48,20 +55,37 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Creates the work-queue and results streams and the shared worker consumer if missing. */
-export async function ensureWorkStreams(nc: NatsConnection, ackWaitMs = ACK_WAIT_MS_DEFAULT): Promise<JetStreamManager> {
+export async function ensureWorkStreams(
+  nc: NatsConnection,
+  ackWaitMs = ACK_WAIT_MS_DEFAULT,
+): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
   const ensure = async (name: string, subjects: string[], retention: RetentionPolicy): Promise<void> => {
     try {
       await jsm.streams.info(name);
     } catch {
-      await jsm.streams.add({ name, subjects, retention, storage: StorageType.File, max_msg_size: MESSAGE_BYTES_MAX, max_age: nanos(24 * 3600_000), num_replicas: 1 });
+      await jsm.streams.add({
+        name,
+        subjects,
+        retention,
+        storage: StorageType.File,
+        max_msg_size: MESSAGE_BYTES_MAX,
+        max_age: nanos(24 * 3600_000),
+        num_replicas: 1,
+      });
     }
   };
   await ensure(WORK_STREAM, [`${WORK_SUBJECT_PREFIX}.>`], RetentionPolicy.Workqueue);
   await ensure(RESULT_STREAM, [`${RESULT_SUBJECT_PREFIX}.>`], RetentionPolicy.Limits);
   const existing = await jsm.consumers.info(WORK_STREAM, WORKER_DURABLE).catch(() => undefined);
   if (existing === undefined) {
-    await jsm.consumers.add(WORK_STREAM, { durable_name: WORKER_DURABLE, ack_policy: AckPolicy.Explicit, ack_wait: nanos(ackWaitMs), max_deliver: -1, filter_subject: `${WORK_SUBJECT_PREFIX}.>` });
+    await jsm.consumers.add(WORK_STREAM, {
+      durable_name: WORKER_DURABLE,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(ackWaitMs),
+      max_deliver: -1,
+      filter_subject: `${WORK_SUBJECT_PREFIX}.>`,
+    });
   }
   return jsm;
 }
@@ -84,7 +108,11 @@ export class NatsWorker {
     this.done = this.loop();
   }
 
-  static async start(nc: NatsConnection, threads: ThreadCheckerPool, options: { name: string; ackWaitMs?: number }): Promise<NatsWorker> {
+  static async start(
+    nc: NatsConnection,
+    threads: ThreadCheckerPool,
+    options: { name: string; ackWaitMs?: number },
+  ): Promise<NatsWorker> {
     await ensureWorkStreams(nc, options.ackWaitMs);
     return new NatsWorker(jetstream(nc), threads, options.name, options.ackWaitMs ?? ACK_WAIT_MS_DEFAULT);
   }
@@ -119,7 +147,12 @@ export class NatsWorker {
     try {
       let reply: ResultMessage;
       try {
-        reply = { experiment: work.experiment, chunk: work.chunk, results: await this.threads.check(work.spec, work.points), worker: this.name };
+        reply = {
+          experiment: work.experiment,
+          chunk: work.chunk,
+          results: await this.threads.check(work.spec, work.points),
+          worker: this.name,
+        };
       } catch (error) {
         reply = { experiment: work.experiment, chunk: work.chunk, error: (error as Error).message, worker: this.name };
       }
@@ -145,12 +178,22 @@ export class NatsCheckerPool implements CheckerPool {
     readonly size: number,
   ) {}
 
-  static async connect(url: string, localThreads: ThreadCheckerPool | undefined, options: { ackWaitMs?: number } = {}): Promise<NatsCheckerPool> {
+  static async connect(
+    url: string,
+    localThreads: ThreadCheckerPool | undefined,
+    options: { ackWaitMs?: number } = {},
+  ): Promise<NatsCheckerPool> {
     const nc = await connect({ servers: url, name: "daxsim-experiment" }).catch((error: unknown) => {
       throw new WorkQueueError(`cannot reach NATS at ${url}: ${(error as Error).message}`);
     });
     await ensureWorkStreams(nc, options.ackWaitMs);
-    const local = localThreads === undefined ? undefined : await NatsWorker.start(nc, localThreads, { name: `local-${process.pid}`, ...(options.ackWaitMs !== undefined ? { ackWaitMs: options.ackWaitMs } : {}) });
+    const local =
+      localThreads === undefined
+        ? undefined
+        : await NatsWorker.start(nc, localThreads, {
+            name: `local-${process.pid}`,
+            ...(options.ackWaitMs !== undefined ? { ackWaitMs: options.ackWaitMs } : {}),
+          });
     return new NatsCheckerPool(nc, local, Math.max(2, localThreads?.size ?? 0));
   }
 
@@ -160,7 +203,10 @@ export class NatsCheckerPool implements CheckerPool {
     const experiment = `${createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 12)}-${process.pid}-${Date.now()}`;
     const subject = `${RESULT_SUBJECT_PREFIX}.${experiment}`;
     // A single filter subject as a string: nats-server 2.9 (Debian) has no multi-subject filters.
-    const results = await js.consumers.get(RESULT_STREAM, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
+    const results = await js.consumers.get(RESULT_STREAM, {
+      filter_subjects: subject,
+      deliver_policy: DeliverPolicy.All,
+    });
     const messages = await results.consume();
     for (let i = 0; i < chunks.length; i++) {
       const work: WorkMessage = { experiment, chunk: i, spec, points: chunks[i]! };
@@ -170,7 +216,8 @@ export class NatsCheckerPool implements CheckerPool {
     try {
       for await (const msg of messages) {
         const reply = JSON.parse(decoder.decode(msg.data)) as ResultMessage;
-        if (reply.error !== undefined) throw new WorkQueueError(`worker ${reply.worker} failed chunk ${reply.chunk}: ${reply.error}`);
+        if (reply.error !== undefined)
+          throw new WorkQueueError(`worker ${reply.worker} failed chunk ${reply.chunk}: ${reply.error}`);
         if (!seen.has(reply.chunk)) {
           seen.add(reply.chunk);
           onChunk(reply.results!);

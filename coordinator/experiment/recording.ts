@@ -118,7 +118,10 @@ export function snapshot(fs: DaxFs, data: FileData): Snapshot {
 }
 
 export function metaKey(s: Snapshot): string {
-  return [...s].map(([p, e]) => `${p}\u0000${e.type}\u0000${e.size}`).sort().join("\n");
+  return [...s]
+    .map(([p, e]) => `${p}\u0000${e.type}\u0000${e.size}`)
+    .sort()
+    .join("\n");
 }
 
 export function record(workload: Workload): Recording {
@@ -164,7 +167,8 @@ export function record(workload: Workload): Recording {
 
 function changedInodes(before: Snapshot, after: Snapshot): Set<number> {
   const changed = new Set<number>();
-  const byIno = (s: Snapshot): Map<number, string> => new Map([...s].map(([p, e]) => [e.ino, `${p}|${e.size}|${e.sha}`]));
+  const byIno = (s: Snapshot): Map<number, string> =>
+    new Map([...s].map(([p, e]) => [e.ino, `${p}|${e.size}|${e.sha}`]));
   const a = byIno(before);
   const b = byIno(after);
   for (const [ino, key] of a) if (b.get(ino) !== key) changed.add(ino);
@@ -175,7 +179,8 @@ function changedInodes(before: Snapshot, after: Snapshot): Set<number> {
 function noteEvents(rec: Recording, events: readonly Event[], startSeq: number): void {
   for (let j = events.length - 1; j >= 0 && events[j]!.seq >= startSeq; j--) {
     const ev = events[j]!;
-    if (ev.kind === "store" && ev.beyondEof) rec.beyondEof.push({ seq: ev.seq, ino: ev.inode, fileOffset: ev.fileOffset, data: ev.data });
+    if (ev.kind === "store" && ev.beyondEof)
+      rec.beyondEof.push({ seq: ev.seq, ino: ev.inode, fileOffset: ev.fileOffset, data: ev.data });
     if (ev.kind === "fault" && ev.sync) rec.mapSyncs.push({ seq: ev.seq, ino: ev.inode, page: ev.page, size: 0 });
     if (ev.kind === "powerLoss") rec.powerLossSeqs.push(ev.seq);
   }
@@ -192,7 +197,8 @@ function sizeAt(rec: Recording, ino: number): number {
 function noteSyncs(rec: Recording, m: Machine, result: OpRecord, op: number, after: Snapshot, seq: number): void {
   if (!result.ok) return;
   const promise = (ino: number, how: string): void => {
-    for (const [path, e] of after) if (e.ino === ino && e.type === "file") rec.syncs.push({ op, seq, ino, path, size: e.size, sha: e.sha, how });
+    for (const [path, e] of after)
+      if (e.ino === ino && e.type === "file") rec.syncs.push({ op, seq, ino, path, size: e.size, sha: e.sha, how });
   };
   const lastOp = rec.events.findLast((e) => e.kind === "op");
   if (lastOp === undefined || lastOp.kind !== "op") return;
@@ -216,14 +222,32 @@ function noteSyncs(rec: Recording, m: Machine, result: OpRecord, op: number, aft
   }
 }
 
-function noteExtensions(rec: Recording, before: Snapshot, after: Snapshot, op: number, startSeq: number, endSeq: number): void {
+function noteExtensions(
+  rec: Recording,
+  before: Snapshot,
+  after: Snapshot,
+  op: number,
+  startSeq: number,
+  endSeq: number,
+): void {
   const mode = rec.workload.settings.mount.zeroOnExtend;
   const oldSizes = new Map([...before.values()].map((e) => [e.ino, e.size]));
   for (const [path, e] of after) {
     const old = oldSizes.get(e.ino);
     if (e.type !== "file" || old === undefined || e.size <= old) continue;
-    const zeroTo = mode === "none" ? old : mode === "block" ? Math.min(Math.ceil(old / PAGE_BYTES) * PAGE_BYTES, e.size) : e.size;
-    rec.extensions.push({ op, startSeq, endSeq, ino: e.ino, path, oldSize: old, newSize: e.size, zeroFrom: old, zeroTo });
+    const zeroTo =
+      mode === "none" ? old : mode === "block" ? Math.min(Math.ceil(old / PAGE_BYTES) * PAGE_BYTES, e.size) : e.size;
+    rec.extensions.push({
+      op,
+      startSeq,
+      endSeq,
+      ino: e.ino,
+      path,
+      oldSize: old,
+      newSize: e.size,
+      zeroFrom: old,
+      zeroTo,
+    });
   }
 }
 

@@ -16,7 +16,8 @@
  */
 import { Prng } from "../../node/sim/prng.js";
 
-export type Strategy = { kind: "prefix" } | { kind: "subsets"; k: number } | { kind: "random"; n: number } | { kind: "full"; cap: number };
+export type Strategy =
+  { kind: "prefix" } | { kind: "subsets"; k: number } | { kind: "random"; n: number } | { kind: "full"; cap: number };
 
 export class StrategyError extends Error {
   override readonly name = "StrategyError";
@@ -26,7 +27,8 @@ export function parseStrategy(text: string): Strategy {
   const [kind, arg] = text.split(":", 2) as [string, string | undefined];
   const count = (what: string, max: number): number => {
     const n = Number(arg);
-    if (arg === undefined || !Number.isSafeInteger(n) || n < 1 || n > max) throw new StrategyError(`strategy ${kind}:${arg ?? ""}: ${what} must be an integer in [1, ${max}]`);
+    if (arg === undefined || !Number.isSafeInteger(n) || n < 1 || n > max)
+      throw new StrategyError(`strategy ${kind}:${arg ?? ""}: ${what} must be an integer in [1, ${max}]`);
     return n;
   };
   switch (kind) {
@@ -76,7 +78,13 @@ export interface CrashState {
 export const STATES_PER_POINT_MAX = 5_000_000;
 
 /** Calls `emit` for each state of the strategy at one crash point, in a fixed order. */
-export function enumerateStates(pending: readonly PendingInfo[], strategy: Strategy, torn: boolean, seed: bigint, emit: (state: CrashState) => void): void {
+export function enumerateStates(
+  pending: readonly PendingInfo[],
+  strategy: Strategy,
+  torn: boolean,
+  seed: bigint,
+  emit: (state: CrashState) => void,
+): void {
   if (pending.length === 0) {
     emit({ fallback: "none", chosen: [] });
     return;
@@ -130,7 +138,13 @@ function subsetStates(pending: readonly PendingInfo[], k: number, emit: (state: 
   walk(0);
 }
 
-function randomStates(pending: readonly PendingInfo[], count: number, torn: boolean, seed: bigint, emit: (state: CrashState) => void): void {
+function randomStates(
+  pending: readonly PendingInfo[],
+  count: number,
+  torn: boolean,
+  seed: bigint,
+  emit: (state: CrashState) => void,
+): void {
   const prng = new Prng(seed).split("experiment-random-states");
   for (let s = 0; s < count; s++) {
     const chosen = pending.map((p) => {
@@ -142,7 +156,12 @@ function randomStates(pending: readonly PendingInfo[], count: number, torn: bool
   }
 }
 
-function fullStates(pending: readonly PendingInfo[], cap: number, torn: boolean, emit: (state: CrashState) => void): void {
+function fullStates(
+  pending: readonly PendingInfo[],
+  cap: number,
+  torn: boolean,
+  emit: (state: CrashState) => void,
+): void {
   // Digits of a mixed-radix counter: one per line (per word with torn), radix versions + 1.
   const radices: number[] = [];
   for (const p of pending) for (let w = 0; w < (torn ? 8 : 1); w++) radices.push(p.versions + 1);

@@ -36,12 +36,15 @@ export class ThreadCheckerPool implements CheckerPool {
   private failure: Error | undefined;
 
   constructor(readonly size: number) {
-    if (!Number.isInteger(size) || size < 1 || size > THREADS_MAX) throw new CheckerThreadError(`--workers ${size}: must be an integer in [1, ${THREADS_MAX}]`);
+    if (!Number.isInteger(size) || size < 1 || size > THREADS_MAX)
+      throw new CheckerThreadError(`--workers ${size}: must be an integer in [1, ${THREADS_MAX}]`);
     const script = workerScript();
     for (let i = 0; i < size; i++) {
       const worker = new Worker(script);
       worker.on("message", (message: { results?: PointResult[]; error?: string }) => this.settle(worker, message));
-      worker.on("error", (error) => this.fail(worker, new CheckerThreadError(`a checker thread died: ${error.message}`)));
+      worker.on("error", (error) =>
+        this.fail(worker, new CheckerThreadError(`a checker thread died: ${error.message}`)),
+      );
       this.all.push(worker);
       this.idle.push(worker);
     }

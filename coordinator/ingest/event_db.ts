@@ -30,7 +30,9 @@ export class EventDb {
   static async open(file: string, options: { readOnly?: boolean } = {}): Promise<EventDb> {
     const mode = options.readOnly ? sqlite3.OPEN_READONLY : sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE;
     const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-      const handle = new sqlite3.Database(file, mode, (error) => (error ? reject(new EventDbError(`cannot open ${file}: ${error.message}`, { cause: error })) : resolve(handle)));
+      const handle = new sqlite3.Database(file, mode, (error) =>
+        error ? reject(new EventDbError(`cannot open ${file}: ${error.message}`, { cause: error })) : resolve(handle),
+      );
     });
     db.serialize();
     const eventDb = new EventDb(db, file);
@@ -43,7 +45,9 @@ export class EventDb {
     const version = await eventDb.get<{ value: string }>("SELECT value FROM schema_meta WHERE key = 'schema_version'");
     if (version?.value !== String(SCHEMA_VERSION)) {
       await eventDb.close();
-      throw new EventDbError(`${file} has schema version ${version?.value ?? "none"}, this daxsim writes ${SCHEMA_VERSION}`);
+      throw new EventDbError(
+        `${file} has schema version ${version?.value ?? "none"}, this daxsim writes ${SCHEMA_VERSION}`,
+      );
     }
     return eventDb;
   }
@@ -83,10 +87,14 @@ export class EventDb {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve, reject) => this.db.close((error) => (error ? reject(wrap(error, "close")) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.db.close((error) => (error ? reject(wrap(error, "close")) : resolve())),
+    );
   }
 }
 
 function wrap(error: Error, sql: string): EventDbError {
-  return new EventDbError(`${error.message} (in: ${sql.slice(0, 120)}${sql.length > 120 ? "…" : ""})`, { cause: error });
+  return new EventDbError(`${error.message} (in: ${sql.slice(0, 120)}${sql.length > 120 ? "…" : ""})`, {
+    cause: error,
+  });
 }

@@ -61,7 +61,13 @@ const length: Getter = (_ev, place) => place.length;
 const INSERT_EVENTS = `INSERT OR IGNORE INTO events (${EVENT_COLUMNS.join(", ")}) SELECT `;
 
 /** One multi-row INSERT for `events` (all of one kind) — constant columns folded into the SELECT. */
-function insertStatement(nodeLiteral: string, kind: Event["kind"], events: readonly Event[], places: readonly Place[], whole: Buffer): SqlStatement {
+function insertStatement(
+  nodeLiteral: string,
+  kind: Event["kind"],
+  events: readonly Event[],
+  places: readonly Place[],
+  whole: Buffer,
+): SqlStatement {
   const params: SqlParam[] = [whole];
   const bind = (value: SqlParam): string => {
     params.push(value);
@@ -118,7 +124,9 @@ export function batchStatements(batch: DecodedBatch, bytes: Uint8Array, layout: 
   for (const [kind, group] of byKind) {
     for (let start = 0; start < group.events.length; start += ROWS_PER_STATEMENT_MAX) {
       const end = start + ROWS_PER_STATEMENT_MAX;
-      statements.push(insertStatement(nodeLiteral, kind, group.events.slice(start, end), group.places.slice(start, end), whole));
+      statements.push(
+        insertStatement(nodeLiteral, kind, group.events.slice(start, end), group.places.slice(start, end), whole),
+      );
     }
   }
   for (const ev of batch.events) {
@@ -136,14 +144,35 @@ function hex(bytes: Uint8Array): string {
 function powerLossRow(node: string, ev: PowerLossEvent): SqlStatement {
   return {
     sql: "INSERT OR IGNORE INTO power_losses (node, seq, boot, policy, seed, persistence, reason, media_sha256, lines_decided, lines_lost) VALUES (?,?,?,?,?,?,?,?,?,?)",
-    params: [node, ev.seq, ev.boot, ev.policy, ev.seed.toString(), ev.persistence, ev.reason, hex(ev.mediaSha256), ev.lines.length, linesLost(ev)],
+    params: [
+      node,
+      ev.seq,
+      ev.boot,
+      ev.policy,
+      ev.seed.toString(),
+      ev.persistence,
+      ev.reason,
+      hex(ev.mediaSha256),
+      ev.lines.length,
+      linesLost(ev),
+    ],
   };
 }
 
 function mountRow(node: string, ev: MountEvent): SqlStatement {
   return {
     sql: "INSERT OR IGNORE INTO mounts (node, seq, boot, options, recovered_txns, fsck_clean, fsck_problems, media_sha256, formatted) VALUES (?,?,?,?,?,?,?,?,?)",
-    params: [node, ev.seq, ev.boot, ev.options, ev.recoveredTxns, ev.fsckClean ? 1 : 0, ev.fsckProblems, hex(ev.mediaSha256), ev.formatted ? 1 : 0],
+    params: [
+      node,
+      ev.seq,
+      ev.boot,
+      ev.options,
+      ev.recoveredTxns,
+      ev.fsckClean ? 1 : 0,
+      ev.fsckProblems,
+      hex(ev.mediaSha256),
+      ev.formatted ? 1 : 0,
+    ],
   };
 }
 

@@ -13,7 +13,10 @@ describe("gap tracker", () => {
     const t = new GapTracker();
     t.add("n1", 1, 10);
     expect(t.add("n1", 31, 40).gapsAfter).toEqual([{ fromSeq: 11, toSeq: 30 }]);
-    expect(t.add("n1", 16, 20).gapsAfter).toEqual([{ fromSeq: 11, toSeq: 15 }, { fromSeq: 21, toSeq: 30 }]);
+    expect(t.add("n1", 16, 20).gapsAfter).toEqual([
+      { fromSeq: 11, toSeq: 15 },
+      { fromSeq: 21, toSeq: 30 },
+    ]);
     expect(t.add("n1", 11, 15).gapsAfter).toEqual([{ fromSeq: 21, toSeq: 30 }]);
     expect(t.progress("n1")!.lastContiguousSeq).toBe(20);
     expect(t.add("n1", 21, 30)).toEqual({ duplicate: false, gapsBefore: [{ fromSeq: 21, toSeq: 30 }], gapsAfter: [] });
@@ -40,7 +43,9 @@ describe("gap tracker", () => {
     const t = new GapTracker();
     t.restore("n1", { lastContiguousSeq: 10, highestSeq: 30, ahead: [{ fromSeq: 21, toSeq: 30 }] });
     expect(t.gaps("n1")).toEqual([{ fromSeq: 11, toSeq: 20 }]);
-    expect(() => t.restore("n1", { lastContiguousSeq: 10, highestSeq: 30, ahead: [{ fromSeq: 11, toSeq: 30 }] })).toThrow(/touches/);
+    expect(() =>
+      t.restore("n1", { lastContiguousSeq: 10, highestSeq: 30, ahead: [{ fromSeq: 11, toSeq: 30 }] }),
+    ).toThrow(/touches/);
     expect(() => t.add("n1", 0, 3)).toThrow(RangeError);
   });
 });

@@ -36,7 +36,11 @@ export class GapTracker {
   /** Restores a node's progress (from SQLite at start). */
   restore(node: string, progress: NodeProgress): void {
     check(progress);
-    this.nodes.set(node, { lastContiguousSeq: progress.lastContiguousSeq, highestSeq: progress.highestSeq, ahead: progress.ahead.map((r) => ({ ...r })) });
+    this.nodes.set(node, {
+      lastContiguousSeq: progress.lastContiguousSeq,
+      highestSeq: progress.highestSeq,
+      ahead: progress.ahead.map((r) => ({ ...r })),
+    });
   }
 
   progress(node: string): NodeProgress | undefined {
@@ -103,7 +107,8 @@ function holes(p: NodeProgress): SeqRange[] {
 }
 
 function check(p: NodeProgress): void {
-  if (p.lastContiguousSeq > p.highestSeq) throw new Error(`gap tracker: contiguous ${p.lastContiguousSeq} > highest ${p.highestSeq}`);
+  if (p.lastContiguousSeq > p.highestSeq)
+    throw new Error(`gap tracker: contiguous ${p.lastContiguousSeq} > highest ${p.highestSeq}`);
   let floor = p.lastContiguousSeq + 1;
   for (const r of p.ahead) {
     if (r.fromSeq <= floor) throw new Error(`gap tracker: range [${r.fromSeq}, ${r.toSeq}] touches what precedes it`);

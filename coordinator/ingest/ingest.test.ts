@@ -56,20 +56,64 @@ async function node(p: Pipeline, id: string, options: Parameters<typeof startTes
 }
 
 function op(n: TestNode, name: string, startSeq: number, errno = ""): OpEvent {
-  return n.log.append({ kind: "op", seq: 0, boot: 0, time: 0, startSeq, pid: 7, name, argsJson: `{"fd":3}`, result: errno === "" ? 0 : -1, errno, signal: "", inode: 12, sizeAfter: 4096 });
+  return n.log.append({
+    kind: "op",
+    seq: 0,
+    boot: 0,
+    time: 0,
+    startSeq,
+    pid: 7,
+    name,
+    argsJson: `{"fd":3}`,
+    result: errno === "" ? 0 : -1,
+    errno,
+    signal: "",
+    inode: 12,
+    sizeAfter: 4096,
+  });
 }
 
 function fault(n: TestNode, unmapped: FaultEvent["unmapped"]): FaultEvent {
-  return n.log.append({ kind: "fault", seq: 0, boot: 0, time: 0, pid: 7, vaddr: 0x7000_0000, inode: 12, page: 3, write: true, outcome: "allocated", pfn: 42, sync: false, unmapped, opId: 0 });
+  return n.log.append({
+    kind: "fault",
+    seq: 0,
+    boot: 0,
+    time: 0,
+    pid: 7,
+    vaddr: 0x7000_0000,
+    inode: 12,
+    page: 3,
+    write: true,
+    outcome: "allocated",
+    pfn: 42,
+    sync: false,
+    unmapped,
+    opId: 0,
+  });
 }
 
 function mount(n: TestNode): MountEvent {
-  return n.log.append({ kind: "mount", seq: 0, boot: 0, time: 0, options: "dax,zero-on-extend=block", recoveredTxns: 2, fsckClean: true, fsckProblems: 0, mediaSha256: new Uint8Array(32).fill(0xab), formatted: false });
+  return n.log.append({
+    kind: "mount",
+    seq: 0,
+    boot: 0,
+    time: 0,
+    options: "dax,zero-on-extend=block",
+    recoveredTxns: 2,
+    fsckClean: true,
+    fsckProblems: 0,
+    mediaSha256: new Uint8Array(32).fill(0xab),
+    formatted: false,
+  });
 }
 
 /** Every event of `n` is in SQLite once, in seq order, byte-identical to encodeEvent. */
 async function expectLogged(file: string, n: TestNode): Promise<void> {
-  const rows = await query<{ seq: number; kind: string; encoded: Buffer }>(file, "SELECT seq, kind, encoded FROM events WHERE node = ? ORDER BY seq", [n.node]);
+  const rows = await query<{ seq: number; kind: string; encoded: Buffer }>(
+    file,
+    "SELECT seq, kind, encoded FROM events WHERE node = ? ORDER BY seq",
+    [n.node],
+  );
   const first = n.produced[0]!.seq;
   expect(rows.length).toBe(n.produced.length);
   rows.forEach((row, i) => {
@@ -90,7 +134,15 @@ describe("ingest", () => {
       await produceStores(n1, 700, round);
       await produceStores(n2, 500, round);
       const start = n1.log.nextSeq;
-      n1.dimm.store(4096 + round * 8, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), { ...DIRECT, source: "mmap", pid: 7, vaddr: 0x7000_1000, inode: 12, fileOffset: 5000, beyondEof: true });
+      n1.dimm.store(4096 + round * 8, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), {
+        ...DIRECT,
+        source: "mmap",
+        pid: 7,
+        vaddr: 0x7000_1000,
+        inode: 12,
+        fileOffset: 5000,
+        beyondEof: true,
+      });
       n1.dimm.flush(4096, 64, "clwb");
       n1.dimm.fence();
       op(n1, "fsync", start);
@@ -114,15 +166,37 @@ describe("ingest", () => {
     expect(p.logs.filter((r) => r.level === "error")).toEqual([]);
     expect(await query(p.file, "SELECT node FROM nodes ORDER BY node")).toEqual([{ node: "n1" }, { node: "n2" }]);
 
-    const [powerLoss] = await query<{ policy: string; seed: string; boot: number; lines_decided: number }>(p.file, "SELECT policy, seed, boot, lines_decided FROM power_losses WHERE node = 'n2'");
+    const [powerLoss] = await query<{ policy: string; seed: string; boot: number; lines_decided: number }>(
+      p.file,
+      "SELECT policy, seed, boot, lines_decided FROM power_losses WHERE node = 'n2'",
+    );
     const produced = n2.produced.find((e) => e.kind === "powerLoss")!;
-    expect(powerLoss).toEqual({ policy: "random", seed: "7", boot: 0, lines_decided: produced.kind === "powerLoss" ? produced.lines.length : -1 });
-    expect(await query(p.file, "SELECT count(*) AS n FROM fault_unmapped WHERE node = 'n2' AND zero_page = 1")).toEqual([{ n: 4 }]);
-    expect(await query(p.file, "SELECT recovered_txns, fsck_clean FROM mounts WHERE node = 'n1'")).toEqual([{ recovered_txns: 2, fsck_clean: 1 }]);
-    const fsyncs = await query<{ seq: number; op_id: number }>(p.file, "SELECT seq, op_id FROM events WHERE node = 'n1' AND op_name = 'fsync' ORDER BY seq");
+    expect(powerLoss).toEqual({
+      policy: "random",
+      seed: "7",
+      boot: 0,
+      lines_decided: produced.kind === "powerLoss" ? produced.lines.length : -1,
+    });
+    expect(await query(p.file, "SELECT count(*) AS n FROM fault_unmapped WHERE node = 'n2' AND zero_page = 1")).toEqual(
+      [{ n: 4 }],
+    );
+    expect(await query(p.file, "SELECT recovered_txns, fsck_clean FROM mounts WHERE node = 'n1'")).toEqual([
+      { recovered_txns: 2, fsck_clean: 1 },
+    ]);
+    const fsyncs = await query<{ seq: number; op_id: number }>(
+      p.file,
+      "SELECT seq, op_id FROM events WHERE node = 'n1' AND op_name = 'fsync' ORDER BY seq",
+    );
     expect(fsyncs.map((r) => r.seq)).toEqual(n1.produced.filter((e) => e.kind === "op").map((e) => e.seq));
-    expect(await query(p.file, "SELECT errno, result FROM events WHERE node = 'n2' AND kind = 'op'")).toEqual([{ errno: "ENOSPC", result: -1 }]);
-    expect(await query(p.file, "SELECT count(*) AS n FROM events WHERE node = 'n1' AND beyond_eof = 1 AND source = 'mmap' AND file_offset = 5000")).toEqual([{ n: 4 }]);
+    expect(await query(p.file, "SELECT errno, result FROM events WHERE node = 'n2' AND kind = 'op'")).toEqual([
+      { errno: "ENOSPC", result: -1 },
+    ]);
+    expect(
+      await query(
+        p.file,
+        "SELECT count(*) AS n FROM events WHERE node = 'n1' AND beyond_eof = 1 AND source = 'mmap' AND file_offset = 5000",
+      ),
+    ).toEqual([{ n: 4 }]);
   });
 
   it("ingest: a node that restarts resumes its log at seq > 1 and the log stays contiguous", async () => {
@@ -136,7 +210,10 @@ describe("ingest", () => {
     await second.outbox.flush();
     await p.ingest.waitForSeq("n1", second.log.lastSeq);
     expect(second.produced[0]!.seq).toBe(resumedAt);
-    const rows = await query<{ n: number; lo: number; hi: number }>(p.file, "SELECT count(*) AS n, min(seq) AS lo, max(seq) AS hi FROM events WHERE node = 'n1'");
+    const rows = await query<{ n: number; lo: number; hi: number }>(
+      p.file,
+      "SELECT count(*) AS n, min(seq) AS lo, max(seq) AS hi FROM events WHERE node = 'n1'",
+    );
     expect(rows).toEqual([{ n: second.log.lastSeq, lo: 1, hi: second.log.lastSeq }]);
     expect(p.ingest.status().nodes.n1!.gaps).toEqual([]);
   });
@@ -159,7 +236,10 @@ describe("ingest", () => {
 
     await expectLogged(p.file, n1);
     expect(p.ingest.status().rejected).toBe(3);
-    const rejected = await query<{ stream_seq: number; reason: string }>(p.file, "SELECT stream_seq, reason FROM ingest_rejected ORDER BY stream_seq");
+    const rejected = await query<{ stream_seq: number; reason: string }>(
+      p.file,
+      "SELECT stream_seq, reason FROM ingest_rejected ORDER BY stream_seq",
+    );
     expect(rejected.map((r) => r.stream_seq)).toEqual([1, 2, 3]);
     expect(rejected[0]!.reason).toMatch(/not a daxsim.v1.EventBatch/);
     expect(rejected[1]!.reason).toMatch(/batch of node n2 on the subject of node n1/);

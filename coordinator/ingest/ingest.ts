@@ -25,7 +25,13 @@ import { eventBatchLayout } from "../../proto/batch_layout.js";
 import { decodeBatch } from "../../proto/codec.js";
 import type { DecodedBatch } from "../../proto/codec.js";
 import { WireFormatError } from "../../proto/errors.js";
-import { EVENT_STREAM, EVENT_SUBJECT_WILDCARD, MSG_ID_HEADER, batchMsgId, nodeOfSubject } from "../../proto/subjects.js";
+import {
+  EVENT_STREAM,
+  EVENT_SUBJECT_WILDCARD,
+  MSG_ID_HEADER,
+  batchMsgId,
+  nodeOfSubject,
+} from "../../proto/subjects.js";
 import { ensureEventStream } from "../../node/events/event_stream.js";
 import type { EventDb, SqlStatement } from "./event_db.js";
 import { batchStatements } from "./event_rows.js";
@@ -103,7 +109,8 @@ export class EventIngest {
   private readonly committed = new Map<string, NodeIngestStatus>();
   private readonly knownNodes = new Set<string>();
   private readonly queue: Plan[] = [];
-  private readonly seqWaiters: Array<{ node: string; seq: number; resolve: () => void; reject: (e: Error) => void }> = [];
+  private readonly seqWaiters: Array<{ node: string; seq: number; resolve: () => void; reject: (e: Error) => void }> =
+    [];
   private roomWaiter: (() => void) | undefined;
   private writerWake: (() => void) | undefined;
   private messages: ConsumerMessages | undefined;
@@ -144,7 +151,11 @@ export class EventIngest {
   status(): IngestStatus {
     const nodes: Record<string, NodeIngestStatus> = {};
     for (const [node, s] of [...this.committed.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      nodes[node] = { lastContiguousSeq: s.lastContiguousSeq, highestSeq: s.highestSeq, gaps: s.gaps.map((g) => ({ ...g })) };
+      nodes[node] = {
+        lastContiguousSeq: s.lastContiguousSeq,
+        highestSeq: s.highestSeq,
+        gaps: s.gaps.map((g) => ({ ...g })),
+      };
     }
     return {
       nodes,
@@ -168,7 +179,9 @@ export class EventIngest {
   async waitForRejected(count: number): Promise<void> {
     while (this.rejected < count) {
       if (this.failure !== undefined) throw this.failure;
-      await new Promise<void>((resolve) => this.seqWaiters.push({ node: "", seq: Infinity, resolve, reject: () => resolve() }));
+      await new Promise<void>((resolve) =>
+        this.seqWaiters.push({ node: "", seq: Infinity, resolve, reject: () => resolve() }),
+      );
     }
   }
 
@@ -202,10 +215,19 @@ export class EventIngest {
          ) GROUP BY island ORDER BY fromSeq`,
         [row.node, row.last_contiguous_seq],
       );
-      this.tracker.restore(row.node, { lastContiguousSeq: row.last_contiguous_seq, highestSeq: row.highest_seq, ahead });
+      this.tracker.restore(row.node, {
+        lastContiguousSeq: row.last_contiguous_seq,
+        highestSeq: row.highest_seq,
+        ahead,
+      });
       this.knownNodes.add(row.node);
-      this.committed.set(row.node, { lastContiguousSeq: row.last_contiguous_seq, highestSeq: row.highest_seq, gaps: this.tracker.gaps(row.node) });
-      for (const gap of this.tracker.gaps(row.node)) this.log({ level: "error", msg: "gap: events missing", node: row.node, ...gap });
+      this.committed.set(row.node, {
+        lastContiguousSeq: row.last_contiguous_seq,
+        highestSeq: row.highest_seq,
+        gaps: this.tracker.gaps(row.node),
+      });
+      for (const gap of this.tracker.gaps(row.node))
+        this.log({ level: "error", msg: "gap: events missing", node: row.node, ...gap });
     }
     const rejected = await db.get<{ n: number }>("SELECT count(*) AS n FROM ingest_rejected");
     this.rejected = rejected?.n ?? 0;
@@ -220,7 +242,12 @@ export class EventIngest {
     );
     if (cursor === undefined) return 1;
     if (cursor.stream_created !== info.created || cursor.last_stream_seq > info.state.last_seq) {
-      this.log({ level: "warn", msg: "the stream is not the one this database was reading; reading it from its start", streamCreated: info.created, databaseSaw: cursor.stream_created });
+      this.log({
+        level: "warn",
+        msg: "the stream is not the one this database was reading; reading it from its start",
+        streamCreated: info.created,
+        databaseSaw: cursor.stream_created,
+      });
       return 1;
     }
     this.lastStreamSeq = cursor.last_stream_seq;
@@ -235,7 +262,13 @@ export class EventIngest {
       if (existing.num_ack_pending === 0 && existing.delivered.stream_seq === startSeq - 1) return;
       // Messages handed to a previous ingest and never committed would come back only after the ack
       // wait; placing the consumer at SQLite's position gets them at once.
-      this.log({ level: "info", msg: "re-placing durable consumer at the database's position", durable, startSeq, consumerWasAt: existing.delivered.stream_seq });
+      this.log({
+        level: "info",
+        msg: "re-placing durable consumer at the database's position",
+        durable,
+        startSeq,
+        consumerWasAt: existing.delivered.stream_seq,
+      });
       await jsm.consumers.delete(EVENT_STREAM, durable);
     }
     const config: Partial<ConsumerConfig> = {
@@ -244,7 +277,9 @@ export class EventIngest {
       filter_subject: EVENT_SUBJECT_WILDCARD,
       ack_wait: nanos(ACK_WAIT_MS),
       max_ack_pending: MAX_ACK_PENDING,
-      ...(startSeq <= 1 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }),
+      ...(startSeq <= 1
+        ? { deliver_policy: DeliverPolicy.All }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }),
     };
     await jsm.consumers.add(EVENT_STREAM, config);
   }
@@ -282,8 +317,10 @@ export class EventIngest {
       if (!(error instanceof WireFormatError)) throw error;
       return this.rejection(msg, error.message);
     }
-    if (batch.node !== subjectNode) return this.rejection(msg, `batch of node ${batch.node} on the subject of node ${subjectNode}`);
-    if (layout.offsets.length !== batch.events.length) return this.rejection(msg, `layout found ${layout.offsets.length} events, decoder ${batch.events.length}`);
+    if (batch.node !== subjectNode)
+      return this.rejection(msg, `batch of node ${batch.node} on the subject of node ${subjectNode}`);
+    if (layout.offsets.length !== batch.events.length)
+      return this.rejection(msg, `layout found ${layout.offsets.length} events, decoder ${batch.events.length}`);
     const lastSeq = batch.firstSeq + batch.events.length - 1;
     if (!Number.isSafeInteger(lastSeq)) return this.rejection(msg, `seqs beyond 2^53 (first ${batch.firstSeq})`);
     const msgId = msg.headers?.get(MSG_ID_HEADER) ?? "";
@@ -292,14 +329,22 @@ export class EventIngest {
     return this.batchPlan(msg, batch, layout, lastSeq);
   }
 
-  private batchPlan(msg: JsMsg, batch: DecodedBatch, layout: ReturnType<typeof eventBatchLayout>, lastSeq: number): Plan {
+  private batchPlan(
+    msg: JsMsg,
+    batch: DecodedBatch,
+    layout: ReturnType<typeof eventBatchLayout>,
+    lastSeq: number,
+  ): Plan {
     const node = batch.node;
     const effect = this.tracker.add(node, batch.firstSeq, lastSeq);
     const now = new Date().toISOString();
     const statements: SqlStatement[] = effect.duplicate ? [] : batchStatements(batch, msg.data, layout);
     if (!this.knownNodes.has(node)) {
       this.knownNodes.add(node);
-      statements.push({ sql: "INSERT OR IGNORE INTO nodes (node, first_ingested_at) VALUES (?, ?)", params: [node, now] });
+      statements.push({
+        sql: "INSERT OR IGNORE INTO nodes (node, first_ingested_at) VALUES (?, ?)",
+        params: [node, now],
+      });
     }
     const progress = this.tracker.progress(node)!;
     statements.push({
@@ -315,7 +360,16 @@ export class EventIngest {
       statements,
       action: "ack",
       streamSeq: msg.info.streamSequence,
-      node: { id: node, status: { lastContiguousSeq: progress.lastContiguousSeq, highestSeq: progress.highestSeq, gaps: effect.gapsAfter }, opened, closed },
+      node: {
+        id: node,
+        status: {
+          lastContiguousSeq: progress.lastContiguousSeq,
+          highestSeq: progress.highestSeq,
+          gaps: effect.gapsAfter,
+        },
+        opened,
+        closed,
+      },
       events: effect.duplicate ? 0 : batch.events.length,
     };
   }
@@ -326,7 +380,14 @@ export class EventIngest {
       statements: [
         {
           sql: "INSERT OR IGNORE INTO ingest_rejected (stream, stream_seq, subject, bytes, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
-          params: [EVENT_STREAM, msg.info.streamSequence, msg.subject, msg.data.length, reason, new Date().toISOString()],
+          params: [
+            EVENT_STREAM,
+            msg.info.streamSequence,
+            msg.subject,
+            msg.data.length,
+            reason,
+            new Date().toISOString(),
+          ],
         },
       ],
       action: "term",
@@ -354,7 +415,11 @@ export class EventIngest {
       }
       this.settleDone.resolve();
     } catch (error) {
-      this.fail(error instanceof IngestError ? error : new IngestError(`SQLite write failed: ${(error as Error).message}`, { cause: error }));
+      this.fail(
+        error instanceof IngestError
+          ? error
+          : new IngestError(`SQLite write failed: ${(error as Error).message}`, { cause: error }),
+      );
     }
   }
 
@@ -375,14 +440,22 @@ export class EventIngest {
     if (plan.action === "term") {
       plan.msg.term(plan.rejectReason);
       this.rejected++;
-      this.log({ level: "error", msg: "rejected message", streamSeq: plan.streamSeq, subject: plan.msg.subject, reason: plan.rejectReason });
+      this.log({
+        level: "error",
+        msg: "rejected message",
+        streamSeq: plan.streamSeq,
+        subject: plan.msg.subject,
+        reason: plan.rejectReason,
+      });
     } else {
       plan.msg.ack();
     }
     this.lastStreamSeq = Math.max(this.lastStreamSeq, plan.streamSeq);
     if (plan.node === undefined) return;
-    for (const gap of plan.node.opened) this.log({ level: "error", msg: "gap: events missing", node: plan.node.id, ...gap });
-    for (const gap of plan.node.closed) this.log({ level: "info", msg: "gap closed or narrowed", node: plan.node.id, ...gap });
+    for (const gap of plan.node.opened)
+      this.log({ level: "error", msg: "gap: events missing", node: plan.node.id, ...gap });
+    for (const gap of plan.node.closed)
+      this.log({ level: "info", msg: "gap closed or narrowed", node: plan.node.id, ...gap });
     this.committed.set(plan.node.id, plan.node.status);
     this.batchesCommitted++;
     this.eventsCommitted += plan.events;
@@ -427,7 +500,10 @@ function gapStatements(node: string, opened: SeqRange[], closed: SeqRange[], now
     });
   }
   for (const gap of opened) {
-    out.push({ sql: "INSERT INTO ingest_gaps (node, from_seq, to_seq, opened_at) VALUES (?, ?, ?, ?)", params: [node, gap.fromSeq, gap.toSeq, now] });
+    out.push({
+      sql: "INSERT INTO ingest_gaps (node, from_seq, to_seq, opened_at) VALUES (?, ?, ?, ?)",
+      params: [node, gap.fromSeq, gap.toSeq, now],
+    });
   }
   return out;
 }

@@ -23,13 +23,18 @@ afterEach(async () => {
 
 /** "pending" when `promise` has not settled by the time already-queued I/O callbacks have run. */
 async function settledNow(promise: Promise<unknown>): Promise<"settled" | "pending"> {
-  return Promise.race([promise.then(() => "settled" as const), new Promise<"pending">((resolve) => setImmediate(() => resolve("pending")))]);
+  return Promise.race([
+    promise.then(() => "settled" as const),
+    new Promise<"pending">((resolve) => setImmediate(() => resolve("pending"))),
+  ]);
 }
 
 describe("nats outbox", () => {
   it("outbox: with NATS away the node is held back and flush waits; when it returns every event is acked exactly once", async () => {
     nats = await startTestNats();
-    const n1 = await startTestNode(nats.url, "n1", { outbox: { unackedBytesMax: 64 * 1024, publishTimeoutMs: 500, retryDelayMsMax: 200 } });
+    const n1 = await startTestNode(nats.url, "n1", {
+      outbox: { unackedBytesMax: 64 * 1024, publishTimeoutMs: 500, retryDelayMsMax: 200 },
+    });
     nodes.push(n1);
     await produceStores(n1, 1000);
     await n1.outbox.flush();
@@ -54,7 +59,9 @@ describe("nats outbox", () => {
     const ingest = await EventIngest.start({ nc, db });
     try {
       await ingest.waitForSeq("n1", n1.log.lastSeq);
-      expect(await query(file, "SELECT count(*) AS n, max(seq) AS hi FROM events WHERE node = 'n1'")).toEqual([{ n: n1.log.lastSeq, hi: n1.log.lastSeq }]);
+      expect(await query(file, "SELECT count(*) AS n, max(seq) AS hi FROM events WHERE node = 'n1'")).toEqual([
+        { n: n1.log.lastSeq, hi: n1.log.lastSeq },
+      ]);
       expect(ingest.status().nodes.n1!.gaps).toEqual([]);
     } finally {
       await ingest.stop();
@@ -65,7 +72,9 @@ describe("nats outbox", () => {
 
   it("outbox: a node that never awaits ready() hits the hard bound instead of growing without limit", async () => {
     nats = await startTestNats();
-    const n1 = await startTestNode(nats.url, "n1", { outbox: { unackedBytesMax: 16 * 1024, bufferedBytesHardMax: 64 * 1024 } });
+    const n1 = await startTestNode(nats.url, "n1", {
+      outbox: { unackedBytesMax: 16 * 1024, bufferedBytesHardMax: 64 * 1024 },
+    });
     nodes.push(n1);
     await nats.server.kill();
     const data = new Uint8Array(4096);

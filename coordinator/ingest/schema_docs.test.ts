@@ -16,7 +16,9 @@ import { EventIngest } from "./ingest.js";
 import { query, startTestNode } from "./testing.js";
 
 const root = join(import.meta.dirname, "..", "..");
-const docQueries = [...readFileSync(join(root, "docs", "sqlite-schema.md"), "utf8").matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!.trim());
+const docQueries = [
+  ...readFileSync(join(root, "docs", "sqlite-schema.md"), "utf8").matchAll(/```sql\n([\s\S]*?)```/g),
+].map((m) => m[1]!.trim());
 const shell = ["/usr/bin/sqlite3", "/usr/local/bin/sqlite3"].find((p) => existsSync(p));
 
 let nats: TestNats;
@@ -32,17 +34,77 @@ beforeAll(async () => {
   const ingest = await EventIngest.start({ nc, db });
   const n1 = await startTestNode(nats.url, "n1");
   const n2 = await startTestNode(nats.url, "n2");
-  const mount = n1.log.append({ kind: "mount", seq: 0, boot: 0, time: 0, options: "dax", recoveredTxns: 0, fsckClean: true, fsckProblems: 0, mediaSha256: new Uint8Array(32), formatted: true });
+  const mount = n1.log.append({
+    kind: "mount",
+    seq: 0,
+    boot: 0,
+    time: 0,
+    options: "dax",
+    recoveredTxns: 0,
+    fsckClean: true,
+    fsckProblems: 0,
+    mediaSha256: new Uint8Array(32),
+    formatted: true,
+  });
   mountHex = Buffer.from(encodeEvent("n1", mount)).toString("hex").toUpperCase();
-  n1.log.append({ kind: "fault", seq: 0, boot: 0, time: 0, pid: 7, vaddr: 0x1000, inode: 12, page: 0, write: false, outcome: "zero-page", pfn: 0, sync: false, unmapped: [], opId: 0 }); // 2
-  n1.log.append({ kind: "fault", seq: 0, boot: 0, time: 0, pid: 8, vaddr: 0x2000, inode: 12, page: 0, write: true, outcome: "allocated", pfn: 5, sync: false, unmapped: [{ pid: 7, vaddr: 0x1000, zeroPage: true }], opId: 0 }); // 3
+  n1.log.append({
+    kind: "fault",
+    seq: 0,
+    boot: 0,
+    time: 0,
+    pid: 7,
+    vaddr: 0x1000,
+    inode: 12,
+    page: 0,
+    write: false,
+    outcome: "zero-page",
+    pfn: 0,
+    sync: false,
+    unmapped: [],
+    opId: 0,
+  }); // 2
+  n1.log.append({
+    kind: "fault",
+    seq: 0,
+    boot: 0,
+    time: 0,
+    pid: 8,
+    vaddr: 0x2000,
+    inode: 12,
+    page: 0,
+    write: true,
+    outcome: "allocated",
+    pfn: 5,
+    sync: false,
+    unmapped: [{ pid: 7, vaddr: 0x1000, zeroPage: true }],
+    opId: 0,
+  }); // 3
   const mmap = { source: "mmap" as const, pid: 8, vaddr: 0x2000, opId: 0, inode: 12, fileOffset: 0, beyondEof: false };
   n1.dimm.store(20480, new Uint8Array(8).fill(1), mmap); // 4
-  n1.dimm.store(20480 + 4000, new Uint8Array(8).fill(2), { ...mmap, vaddr: 0x2000 + 4000, fileOffset: 4000, beyondEof: true }); // 5
+  n1.dimm.store(20480 + 4000, new Uint8Array(8).fill(2), {
+    ...mmap,
+    vaddr: 0x2000 + 4000,
+    fileOffset: 4000,
+    beyondEof: true,
+  }); // 5
   const fsyncProv = { source: "syscall" as const, pid: 8, vaddr: 0, opId: 6 };
   n1.dimm.flush(20480, 4096, "clwb", fsyncProv); // 6
   n1.dimm.fence(fsyncProv); // 7
-  n1.log.append({ kind: "op", seq: 0, boot: 0, time: 0, startSeq: 6, pid: 8, name: "fsync", argsJson: '{"fd":3}', result: 0, errno: "", signal: "", inode: 12, sizeAfter: 4000 }); // 8
+  n1.log.append({
+    kind: "op",
+    seq: 0,
+    boot: 0,
+    time: 0,
+    startSeq: 6,
+    pid: 8,
+    name: "fsync",
+    argsJson: '{"fd":3}',
+    result: 0,
+    errno: "",
+    signal: "",
+    inode: 12,
+    sizeAfter: 4000,
+  }); // 8
   n1.dimm.store(0, new Uint8Array(8).fill(3)); // 9
   powerLoss = n1.dimm.powerLoss("strict", 3n); // 10
   n2.dimm.store(64, new Uint8Array(8), { ...DIRECT, beyondEof: true, inode: 3, fileOffset: 64 });
@@ -70,7 +132,18 @@ function expectations(): unknown[][] {
       { seq: 7, kind: "fence", flush_kind: null, op_name: null },
       { seq: 8, kind: "op", flush_kind: null, op_name: "fsync" },
     ],
-    [{ node: "n1", seq: 10, boot: 0, policy: "strict", seed: "3", lines_decided: 1, lines_lost: 1, media_sha256: Buffer.from(powerLoss.mediaSha256).toString("hex") }],
+    [
+      {
+        node: "n1",
+        seq: 10,
+        boot: 0,
+        policy: "strict",
+        seed: "3",
+        lines_decided: 1,
+        lines_lost: 1,
+        media_sha256: Buffer.from(powerLoss.mediaSha256).toString("hex"),
+      },
+    ],
     [
       { node: "n1", kind: "fault", events: 2 },
       { node: "n1", kind: "fence", events: 1 },
@@ -102,7 +175,10 @@ describe("docs/sqlite-schema.md", () => {
   });
 
   it("schema docs: every example query works in the sqlite3 shell", () => {
-    if (shell === undefined) throw new Error("the sqlite3 shell is not installed: run `node scripts/setup.mjs` or `apt-get install -y sqlite3`");
+    if (shell === undefined)
+      throw new Error(
+        "the sqlite3 shell is not installed: run `node scripts/setup.mjs` or `apt-get install -y sqlite3`",
+      );
     const expected = expectations();
     for (const [i, sql] of docQueries.entries()) {
       const out = execFileSync(shell!, ["-json", "-readonly", file, sql], { encoding: "utf8" });

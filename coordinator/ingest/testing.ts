@@ -35,10 +35,18 @@ export interface TestNode {
   produced: Event[];
 }
 
-export async function startTestNode(url: string, node: string, options: { nextSeq?: number; outbox?: Partial<NatsOutboxOptions> } = {}): Promise<TestNode> {
+export async function startTestNode(
+  url: string,
+  node: string,
+  options: { nextSeq?: number; outbox?: Partial<NatsOutboxOptions> } = {},
+): Promise<TestNode> {
   const outbox = await connectOutbox(url, { node, ...options.outbox });
   const memory = new MemorySink();
-  const log = new EventLog(new TeeSink(outbox, memory), new StepClock(), options.nextSeq === undefined ? {} : { nextSeq: options.nextSeq });
+  const log = new EventLog(
+    new TeeSink(outbox, memory),
+    new StepClock(),
+    options.nextSeq === undefined ? {} : { nextSeq: options.nextSeq },
+  );
   const dimm = new Dimm({ sizeBytes: 1 << 20 }, log);
   return { node, dimm, log, outbox, produced: memory.events };
 }
@@ -76,7 +84,9 @@ export async function ingestedThrough(file: string, node: string): Promise<numbe
   if (!existsSync(file)) return 0;
   const db = await EventDb.open(file, { readOnly: true });
   try {
-    const row = await db.get<{ s: number }>("SELECT last_contiguous_seq AS s FROM ingest_progress WHERE node = ?", [node]).catch(() => undefined);
+    const row = await db
+      .get<{ s: number }>("SELECT last_contiguous_seq AS s FROM ingest_progress WHERE node = ?", [node])
+      .catch(() => undefined);
     return row?.s ?? 0;
   } finally {
     await db.close();

@@ -31,7 +31,10 @@ export class NatsServerMissingError extends Error {
 /** nats-server started but did not become ready, or exited while starting. */
 export class NatsServerStartError extends Error {
   override readonly name = "NatsServerStartError";
-  constructor(message: string, readonly logTail: string) {
+  constructor(
+    message: string,
+    readonly logTail: string,
+  ) {
     super(`${message}\n--- nats-server log (tail) ---\n${logTail}`);
   }
 }
@@ -49,7 +52,10 @@ function isExecutable(path: string): boolean {
 export const NATS_SERVER_DIRS: readonly string[] = ["/usr/sbin", "/usr/local/sbin"];
 
 /** The nats-server binary: $PATH first, then NATS_SERVER_DIRS. */
-export function findNatsServer(env: NodeJS.ProcessEnv = process.env, fallbackDirs: readonly string[] = NATS_SERVER_DIRS): string {
+export function findNatsServer(
+  env: NodeJS.ProcessEnv = process.env,
+  fallbackDirs: readonly string[] = NATS_SERVER_DIRS,
+): string {
   const dirs = [...(env.PATH ?? "").split(":").filter((d) => d !== ""), ...fallbackDirs];
   for (const dir of dirs) {
     const candidate = join(dir, "nats-server");
@@ -135,9 +141,13 @@ export class NatsServer {
         child.kill("SIGKILL");
         reject(new NatsServerStartError(message, this.logTail));
       };
-      const timer = setTimeout(() => fail(`nats-server did not become ready within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => fail(`nats-server did not become ready within ${START_TIMEOUT_MS} ms`),
+        START_TIMEOUT_MS,
+      );
       const onError = (error: Error): void => fail(`cannot run ${this.binary}: ${error.message}`);
-      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => fail(`nats-server exited while starting (${code ?? signal})`);
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
+        fail(`nats-server exited while starting (${code ?? signal})`);
       child.once("error", onError);
       child.once("exit", onExit);
       child.stderr!.setEncoding("utf8");

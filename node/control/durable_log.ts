@@ -27,7 +27,11 @@ const FETCH_BATCH_MESSAGES = 256;
 /** The stored log has a hole: events are missing, so the media cannot be rebuilt. */
 export class DurableLogGapError extends Error {
   override readonly name = "DurableLogGapError";
-  constructor(readonly node: string, readonly expectedSeq: number, readonly foundSeq: number) {
+  constructor(
+    readonly node: string,
+    readonly expectedSeq: number,
+    readonly foundSeq: number,
+  ) {
     super(`the durable log of ${node} has a gap: expected seq ${expectedSeq}, found ${foundSeq}`);
   }
 }
@@ -55,7 +59,14 @@ export async function readDurableLog(nc: NatsConnection, node: string): Promise<
   const subject = eventSubject(node);
   const jsm = await jetstreamManager(nc);
   await ensureEventStream(nc, jsm);
-  const result: DurableLog = { dimmEvents: [], last: undefined, lastSeq: 0, duplicateBatches: 0, ignoredMessages: 0, persistence: undefined };
+  const result: DurableLog = {
+    dimmEvents: [],
+    last: undefined,
+    lastSeq: 0,
+    duplicateBatches: 0,
+    ignoredMessages: 0,
+    persistence: undefined,
+  };
   let lastStreamSeq: number;
   try {
     const lastMessage = await jsm.streams.getMessage(EVENT_STREAM, { last_by_subj: subject });
@@ -73,7 +84,10 @@ export async function readDurableLog(nc: NatsConnection, node: string): Promise<
     for await (const msg of messages) {
       streamSeq = msg.seq;
       bytes += foldMessage(result, node, msg.data);
-      if (bytes > RESTORE_BYTES_MAX) throw new DurableLogMismatchError(`the durable log of ${node} holds more than ${RESTORE_BYTES_MAX} bytes of DIMM events; too large to restore in memory`);
+      if (bytes > RESTORE_BYTES_MAX)
+        throw new DurableLogMismatchError(
+          `the durable log of ${node} holds more than ${RESTORE_BYTES_MAX} bytes of DIMM events; too large to restore in memory`,
+        );
       if (streamSeq >= lastStreamSeq) break;
     }
     if (streamSeq >= lastStreamSeq) break;

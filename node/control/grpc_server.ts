@@ -78,7 +78,8 @@ export function parseListenAddress(address: string): { host: string; port: numbe
 export async function startGrpcServer(address: string, services: readonly GrpcService[]): Promise<RunningGrpcServer> {
   const { host } = parseListenAddress(address);
   const server = new Server(SERVER_OPTIONS);
-  for (const service of services) server.addService(service.definition, guarded(service.definition, service.implementation));
+  for (const service of services)
+    server.addService(service.definition, guarded(service.definition, service.implementation));
   const statusMap: Record<string, "SERVING"> = { "": "SERVING" };
   for (const service of services) statusMap[service.name] = "SERVING";
   const health = new HealthImplementation(statusMap);
@@ -134,7 +135,10 @@ function reflectionService(): ReflectionService {
  * Wraps every unary handler so that a throw or a rejected promise answers the call through
  * rpcStatusOf(). Streaming handlers guard themselves (they own their stream's end).
  */
-function guarded(definition: ServiceDefinition, implementation: UntypedServiceImplementation): UntypedServiceImplementation {
+function guarded(
+  definition: ServiceDefinition,
+  implementation: UntypedServiceImplementation,
+): UntypedServiceImplementation {
   const out: UntypedServiceImplementation = {};
   for (const [name, handler] of Object.entries(implementation)) {
     const method = definition[name];

@@ -6,7 +6,14 @@
 export { HEARTBEAT_MS, startNodeProcess } from "./node_process.js";
 export type { NodeProcess, NodeProcessOptions } from "./node_process.js";
 export { HOLD_LEASE_MS_DEFAULT, HOLD_LEASE_MS_MAX, NodeRuntime, SESSIONS_MAX, SYNC_OPS } from "./node_runtime.js";
-export type { BatchResult, InjectedPowerLoss, NodeSettings, PowerLossSpec, RunRecord, TriggerSpec } from "./node_runtime.js";
+export type {
+  BatchResult,
+  InjectedPowerLoss,
+  NodeSettings,
+  PowerLossSpec,
+  RunRecord,
+  TriggerSpec,
+} from "./node_runtime.js";
 export { DurableLogGapError, DurableLogMismatchError, RESTORE_BYTES_MAX, readDurableLog } from "./durable_log.js";
 export type { DurableLog } from "./durable_log.js";
 export {
@@ -19,7 +26,15 @@ export {
   checkSession,
   checkWorkloadJson,
 } from "./node_service.js";
-export { GRPC_CHANNEL_OPTIONS, GRPC_RECEIVE_BYTES_MAX, GRPC_SEND_BYTES_MAX, GrpcListenError, parseListenAddress, protoRoot, startGrpcServer } from "./grpc_server.js";
+export {
+  GRPC_CHANNEL_OPTIONS,
+  GRPC_RECEIVE_BYTES_MAX,
+  GRPC_SEND_BYTES_MAX,
+  GrpcListenError,
+  parseListenAddress,
+  protoRoot,
+  startGrpcServer,
+} from "./grpc_server.js";
 export type { GrpcService, RunningGrpcServer } from "./grpc_server.js";
 export {
   CancelledError,

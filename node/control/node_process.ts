@@ -60,8 +60,21 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
   const stopped = new Promise<void>((resolve) => (settle = resolve));
   try {
     const durable = await readDurableLog(nc, node);
-    log({ level: "info", msg: "durable log read", node, lastSeq: durable.lastSeq, dimmEvents: durable.dimmEvents.length, duplicateBatches: durable.duplicateBatches, ignoredMessages: durable.ignoredMessages });
-    const outbox = new NatsOutbox(nc, { ...options.outbox, node, onPublishError: (error, msgId, attempt) => log({ level: "warn", msg: "publish failed; re-sending", msgId, attempt, error: String(error) }) });
+    log({
+      level: "info",
+      msg: "durable log read",
+      node,
+      lastSeq: durable.lastSeq,
+      dimmEvents: durable.dimmEvents.length,
+      duplicateBatches: durable.duplicateBatches,
+      ignoredMessages: durable.ignoredMessages,
+    });
+    const outbox = new NatsOutbox(nc, {
+      ...options.outbox,
+      node,
+      onPublishError: (error, msgId, attempt) =>
+        log({ level: "warn", msg: "publish failed; re-sending", msgId, attempt, error: String(error) }),
+    });
     const onKill = options.onKill ?? (() => setTimeout(() => process.kill(process.pid, "SIGKILL"), 50));
     const runtime = await NodeRuntime.start({ ...options, node }, durable, outbox, { onKill });
     let shuttingDown: Promise<void> | undefined;
@@ -80,10 +93,19 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
         options.onShutdown?.();
       },
     });
-    grpc = await startGrpcServer(options.grpc ?? "127.0.0.1:0", [{ name: "daxsim.v1.NodeControl", definition: NodeControlService, implementation: service }]);
+    grpc = await startGrpcServer(options.grpc ?? "127.0.0.1:0", [
+      { name: "daxsim.v1.NodeControl", definition: NodeControlService, implementation: service },
+    ]);
     announcer = new Announcer(nc, () => announcement(runtime, grpc!.address, false));
     announcer.start();
-    log({ level: "info", msg: "serving", node, grpc: grpc.address, startedSeq: runtime.startedSeq, boot: runtime.log.boot });
+    log({
+      level: "info",
+      msg: "serving",
+      node,
+      grpc: grpc.address,
+      startedSeq: runtime.startedSeq,
+      boot: runtime.log.boot,
+    });
     const running = grpc;
     return {
       runtime,

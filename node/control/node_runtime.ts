@@ -151,14 +151,25 @@ export class NodeRuntime {
    * Everything logged at start-up (mkfs, or the restore power loss, and the Mount) is acknowledged
    * by JetStream before this resolves.
    */
-  static async start(settings: NodeSettings, durable: DurableLog, outbox: NatsOutbox, hooks: NodeRuntimeHooks): Promise<NodeRuntime> {
+  static async start(
+    settings: NodeSettings,
+    durable: DurableLog,
+    outbox: NatsOutbox,
+    hooks: NodeRuntimeHooks,
+  ): Promise<NodeRuntime> {
     if (durable.persistence !== undefined && durable.persistence !== settings.persistence) {
-      throw new DurableLogMismatchError(`the durable log of ${settings.node} was made with persistence ${durable.persistence}; start the node with --persistence ${durable.persistence}`);
+      throw new DurableLogMismatchError(
+        `the durable log of ${settings.node} was made with persistence ${durable.persistence}; start the node with --persistence ${durable.persistence}`,
+      );
     }
     const last = durable.last;
     const boot = last === undefined ? 0 : last.boot + (last.kind === "powerLoss" ? 1 : 0);
     const log = new EventLog(outbox, new StepClock(1, last?.time ?? 0), { nextSeq: durable.lastSeq + 1, boot });
-    const options = { dimm: { sizeBytes: settings.dimmSizeBytes, persistence: settings.persistence }, mount: settings.mount, seed: settings.seed };
+    const options = {
+      dimm: { sizeBytes: settings.dimmSizeBytes, persistence: settings.persistence },
+      mount: settings.mount,
+      seed: settings.seed,
+    };
     let machine: Machine;
     if (last === undefined) {
       machine = Machine.format(log, options);
@@ -184,7 +195,8 @@ export class NodeRuntime {
     const key = name === "" ? DEFAULT_SESSION : name;
     const existing = this.sessions.get(key);
     if (existing !== undefined) return existing;
-    if (this.sessions.size >= SESSIONS_MAX) throw new ResourceExhaustedError("session", `the node keeps at most ${SESSIONS_MAX} sessions; reuse one`);
+    if (this.sessions.size >= SESSIONS_MAX)
+      throw new ResourceExhaustedError("session", `the node keeps at most ${SESSIONS_MAX} sessions; reuse one`);
     const entry = { session: new WorkloadSession(this.machine, { seed: this.seeds.nextU64() }), nextIndex: 0 };
     this.sessions.set(key, entry);
     return entry;
@@ -201,7 +213,11 @@ export class NodeRuntime {
    * as it exists (a sync-type op's record only after the outbox flushed). An injected power loss
    * stops the batch: the ops after it get records with `error` "not run".
    */
-  async runBatch(rawOps: readonly unknown[], sessionName: string, onRecord?: (r: RunRecord) => Promise<void>): Promise<BatchResult> {
+  async runBatch(
+    rawOps: readonly unknown[],
+    sessionName: string,
+    onRecord?: (r: RunRecord) => Promise<void>,
+  ): Promise<BatchResult> {
     this.checkServing();
     const entry = this.sessionFor(sessionName);
     const release = await this.acquire();
@@ -210,7 +226,12 @@ export class NodeRuntime {
       const lossesAtStart = this.injectedLosses;
       for (const raw of rawOps) {
         await this.waitWhileHeld();
-        const why = this.state !== "serving" ? "the node is shutting down" : this.injectedLosses !== lossesAtStart ? `power was lost at seq ${this.lastInjected?.seq ?? "?"}` : undefined;
+        const why =
+          this.state !== "serving"
+            ? "the node is shutting down"
+            : this.injectedLosses !== lossesAtStart
+              ? `power was lost at seq ${this.lastInjected?.seq ?? "?"}`
+              : undefined;
         if (why !== undefined) {
           records.push(this.notRun(entry, raw, why));
           continue;
@@ -235,7 +256,12 @@ export class NodeRuntime {
     const i = entry.nextIndex++;
     const name = typeof (raw as { op?: unknown } | null)?.op === "string" ? (raw as { op: string }).op : "?";
     const seq = this.log.lastSeq;
-    return { record: { i, op: name, pid: 0, ok: false, value: -1, faults: [], error: `not run: ${why}` }, firstSeq: seq + 1, lastSeq: seq, boot: this.log.boot };
+    return {
+      record: { i, op: name, pid: 0, ok: false, value: -1, faults: [], error: `not run: ${why}` },
+      firstSeq: seq + 1,
+      lastSeq: seq,
+      boot: this.log.boot,
+    };
   }
 
   private async runOne(entry: SessionEntry, raw: unknown): Promise<RunRecord> {
@@ -248,7 +274,15 @@ export class NodeRuntime {
       record = entry.session.execParsed(op);
     } catch (error) {
       if (!(error instanceof PowerLossInterrupt) || this.firing === undefined) throw error;
-      record = { i: index, op: op.name, pid: 0, ok: false, value: -1, faults: [], error: `interrupted by a power loss injected at seq ${this.log.lastSeq}` };
+      record = {
+        i: index,
+        op: op.name,
+        pid: 0,
+        ok: false,
+        value: -1,
+        faults: [],
+        error: `interrupted by a power loss injected at seq ${this.log.lastSeq}`,
+      };
     }
     const run = { record, firstSeq, lastSeq: this.log.lastSeq, boot };
     this.opsRun++;
@@ -305,14 +339,28 @@ export class NodeRuntime {
    */
   powerLoss(spec: PowerLossSpec, signal?: AbortSignal): Promise<InjectedPowerLoss> {
     this.checkServing();
-    if (this.armed !== undefined) throw new FailedPreconditionError("trigger", `a power loss is already armed on ${this.settings.node} (${this.armed.description}); wait for it or cancel its call`);
+    if (this.armed !== undefined)
+      throw new FailedPreconditionError(
+        "trigger",
+        `a power loss is already armed on ${this.settings.node} (${this.armed.description}); wait for it or cancel its call`,
+      );
     const trigger = spec.trigger;
     if (trigger.kind === "at-seq" && trigger.seq <= this.log.lastSeq) {
-      throw new FailedPreconditionError("trigger.at_seq", `seq ${trigger.seq} is already past: ${this.settings.node} is at seq ${this.log.lastSeq}`);
+      throw new FailedPreconditionError(
+        "trigger.at_seq",
+        `seq ${trigger.seq} is already past: ${this.settings.node} is at seq ${this.log.lastSeq}`,
+      );
     }
-    const description = trigger.kind === "now" ? "now" : trigger.kind === "at-seq" ? `at seq ${trigger.seq}` : `after ${trigger.ops} ops`;
+    const description =
+      trigger.kind === "now" ? "now" : trigger.kind === "at-seq" ? `at seq ${trigger.seq}` : `after ${trigger.ops} ops`;
     return new Promise<InjectedPowerLoss>((resolve, reject) => {
-      const armed: ArmedTrigger = { spec, opsLeft: trigger.kind === "after-ops" ? trigger.ops : 0, description, resolve, reject };
+      const armed: ArmedTrigger = {
+        spec,
+        opsLeft: trigger.kind === "after-ops" ? trigger.ops : 0,
+        description,
+        resolve,
+        reject,
+      };
       if (trigger.kind === "now") {
         this.release();
         this.fire(armed).catch(reject);
@@ -337,7 +385,11 @@ export class NodeRuntime {
       return;
     }
     const seed = spec.seed ?? this.seeds.nextU64();
-    const event: PowerLossEvent = this.machine.powerLoss(spec.policy, seed, spec.reason === "" ? `injected ${armed.description}` : spec.reason);
+    const event: PowerLossEvent = this.machine.powerLoss(
+      spec.policy,
+      seed,
+      spec.reason === "" ? `injected ${armed.description}` : spec.reason,
+    );
     this.injectedLosses++;
     const mountHash = this.machine.dimm.mediaSha256();
     const result: InjectedPowerLoss = {
@@ -398,8 +450,18 @@ export class NodeRuntime {
   // ---- status and shutdown ----------------------------------------------------------------------
 
   status(): {
-    lastSeq: number; ackedThroughSeq: number; boot: number; mounted: boolean; mountOptions: string; fsckClean: boolean; recoveredTxns: number;
-    mediaSha256: Uint8Array; opsRun: number; armed: string; held: boolean; eventsWritten: number;
+    lastSeq: number;
+    ackedThroughSeq: number;
+    boot: number;
+    mounted: boolean;
+    mountOptions: string;
+    fsckClean: boolean;
+    recoveredTxns: number;
+    mediaSha256: Uint8Array;
+    opsRun: number;
+    armed: string;
+    held: boolean;
+    eventsWritten: number;
   } {
     const mounted = this.state !== "stopped" && this.machine.fs.isMounted;
     return {
@@ -424,7 +486,8 @@ export class NodeRuntime {
    * acknowledged before this resolves.
    */
   async shutdown(): Promise<{ lastSeq: number; mediaSha256: Uint8Array }> {
-    if (this.state !== "serving") throw new FailedPreconditionError("", `${this.settings.node} is already ${this.state}`);
+    if (this.state !== "serving")
+      throw new FailedPreconditionError("", `${this.settings.node} is already ${this.state}`);
     this.state = "stopping";
     this.rejectArmed(new UnavailableError("", `${this.settings.node} is shutting down`));
     this.release();
@@ -455,7 +518,9 @@ function foldDurableEvents(dimm: Dimm, events: readonly DimmEvent[], node: strin
       applyEvent(dimm.state, ev);
     } catch (error) {
       if (error instanceof DimmRangeError) {
-        throw new DurableLogMismatchError(`the durable log of ${node} does not fit a ${dimm.sizeBytes}-byte DIMM (event seq ${ev.seq}: ${error.message}); start the node with the --dimm-size it had`);
+        throw new DurableLogMismatchError(
+          `the durable log of ${node} does not fit a ${dimm.sizeBytes}-byte DIMM (event seq ${ev.seq}: ${error.message}); start the node with the --dimm-size it had`,
+        );
       }
       throw error;
     }

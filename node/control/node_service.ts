@@ -45,7 +45,11 @@ const STREAM_HIGH_WATER_RECORDS = 1024;
 
 /** Parses and checks workload_json: a JSON array of ops or {"ops": [...]}. Runs nothing. */
 export function checkWorkloadJson(text: string, field = "workload_json"): unknown[] {
-  if (text.trim() === "") throw new InvalidArgumentError(field, "empty: expected a JSON array of ops, e.g. [{\"op\":\"open\",\"path\":\"/f\",\"flags\":\"rw,creat\",\"as\":\"fd\"}]");
+  if (text.trim() === "")
+    throw new InvalidArgumentError(
+      field,
+      'empty: expected a JSON array of ops, e.g. [{"op":"open","path":"/f","flags":"rw,creat","as":"fd"}]',
+    );
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -58,16 +62,24 @@ export function checkWorkloadJson(text: string, field = "workload_json"): unknow
   } else if (doc !== null && typeof doc === "object") {
     for (const key of Object.keys(doc)) {
       if (key === "ops" || key === "comment") continue;
-      if (key === "dimm" || key === "mount" || key === "seed") throw new InvalidArgumentError(`${field}.${key}`, "a running node's DIMM, mount options and seed are set when the node starts; send only \"ops\"");
+      if (key === "dimm" || key === "mount" || key === "seed")
+        throw new InvalidArgumentError(
+          `${field}.${key}`,
+          'a running node\'s DIMM, mount options and seed are set when the node starts; send only "ops"',
+        );
       throw new InvalidArgumentError(`${field}.${key}`, "unknown field (known: ops, comment)");
     }
     ops = (doc as { ops?: unknown }).ops;
     if (!Array.isArray(ops)) throw new InvalidArgumentError(`${field}.ops`, "missing or not an array of ops");
   } else {
-    throw new InvalidArgumentError(field, "expected a JSON array of ops or an object with \"ops\"");
+    throw new InvalidArgumentError(field, 'expected a JSON array of ops or an object with "ops"');
   }
   const list = ops as unknown[];
-  if (list.length > EXEC_OPS_MAX) throw new InvalidArgumentError(field, `${list.length} ops is over the limit of ${EXEC_OPS_MAX} per request; send several batches`);
+  if (list.length > EXEC_OPS_MAX)
+    throw new InvalidArgumentError(
+      field,
+      `${list.length} ops is over the limit of ${EXEC_OPS_MAX} per request; send several batches`,
+    );
   // parseOp throws WorkloadOpError naming op index, op and field (INVALID_ARGUMENT, workload_json: ...).
   list.forEach((raw, index) => parseOp(raw, index));
   return list;
@@ -85,19 +97,25 @@ export function checkPolicy(value: WirePolicy, field = "policy"): PowerLossPolic
   try {
     return policyFromWire(value, field);
   } catch (error) {
-    if (error instanceof WireFormatError) throw new InvalidArgumentError(field, `unknown power-loss policy ${String(value)} (POWER_LOSS_POLICY_STRICT, _EADR_LIKE, _RANDOM, _TORN)`);
+    if (error instanceof WireFormatError)
+      throw new InvalidArgumentError(
+        field,
+        `unknown power-loss policy ${String(value)} (POWER_LOSS_POLICY_STRICT, _EADR_LIKE, _RANDOM, _TORN)`,
+      );
     throw error;
   }
 }
 
 /** A uint64 count or seq that must fit a JS number and lie in [min, max]. */
 export function checkCount(value: bigint, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value < BigInt(min) || value > BigInt(max)) throw new InvalidArgumentError(field, `${value} is outside [${min}, ${max}]`);
+  if (value < BigInt(min) || value > BigInt(max))
+    throw new InvalidArgumentError(field, `${value} is outside [${min}, ${max}]`);
   return Number(value);
 }
 
 export function checkReason(reason: string): string {
-  if (reason.length > REASON_CHARS_MAX) throw new InvalidArgumentError("reason", `${reason.length} characters is over the limit of ${REASON_CHARS_MAX}`);
+  if (reason.length > REASON_CHARS_MAX)
+    throw new InvalidArgumentError("reason", `${reason.length} characters is over the limit of ${REASON_CHARS_MAX}`);
   return reason;
 }
 
@@ -121,7 +139,10 @@ export function recordToWire(run: RunRecord): WireOpRecord {
     message: r.message ?? "",
     hex: r.hex ?? "",
     faults: [...r.faults],
-    infoJson: r.info === undefined ? "" : JSON.stringify(r.info, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)),
+    infoJson:
+      r.info === undefined
+        ? ""
+        : JSON.stringify(r.info, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)),
     error: r.error ?? "",
     mismatch: r.mismatch ?? "",
     firstSeq: BigInt(run.firstSeq),
@@ -199,7 +220,10 @@ export function nodeControlService(ctx: NodeServiceContext): NodeControlServer {
       });
     },
 
-    async powerLoss(call: ServerUnaryCall<PowerLossRequest, PowerLossResult>, callback: sendUnaryData<PowerLossResult>) {
+    async powerLoss(
+      call: ServerUnaryCall<PowerLossRequest, PowerLossResult>,
+      callback: sendUnaryData<PowerLossResult>,
+    ) {
       const r = call.request;
       const spec: PowerLossSpec = {
         trigger: triggerFromWire(r.trigger),
@@ -216,7 +240,8 @@ export function nodeControlService(ctx: NodeServiceContext): NodeControlServer {
 
     hold(call: ServerUnaryCall<HoldRequest, HoldResponse>, callback: sendUnaryData<HoldResponse>) {
       const leaseMs = call.request.leaseMs === 0 ? HOLD_LEASE_MS_DEFAULT : call.request.leaseMs;
-      if (leaseMs > HOLD_LEASE_MS_MAX) throw new InvalidArgumentError("lease_ms", `${leaseMs} is over the limit of ${HOLD_LEASE_MS_MAX}`);
+      if (leaseMs > HOLD_LEASE_MS_MAX)
+        throw new InvalidArgumentError("lease_ms", `${leaseMs} is over the limit of ${HOLD_LEASE_MS_MAX}`);
       const at = runtime.hold(leaseMs);
       callback(null, { lastSeq: BigInt(at.lastSeq), boot: at.boot });
     },
@@ -226,7 +251,10 @@ export function nodeControlService(ctx: NodeServiceContext): NodeControlServer {
       callback(null, {});
     },
 
-    async shutdown(_call: ServerUnaryCall<ShutdownRequest, ShutdownResponse>, callback: sendUnaryData<ShutdownResponse>) {
+    async shutdown(
+      _call: ServerUnaryCall<ShutdownRequest, ShutdownResponse>,
+      callback: sendUnaryData<ShutdownResponse>,
+    ) {
       const done = await runtime.shutdown();
       callback(null, { lastSeq: BigInt(done.lastSeq), mediaSha256: Buffer.from(done.mediaSha256) });
       ctx.onShutdown();
@@ -247,7 +275,8 @@ function serveExecStream(runtime: NodeRuntime, call: ServerDuplexStream<ExecRequ
     if (failed || call.cancelled) return;
     queued++;
     const flushed = call.write(recordToWire(run));
-    if (!flushed && queued > STREAM_HIGH_WATER_RECORDS) await new Promise<void>((resolve) => call.once("drain", () => resolve()));
+    if (!flushed && queued > STREAM_HIGH_WATER_RECORDS)
+      await new Promise<void>((resolve) => call.once("drain", () => resolve()));
     if (flushed) queued = 0;
   };
   const fail = (error: unknown): void => {

@@ -16,6 +16,9 @@ function thrown(fn: () => unknown): unknown {
 describe("rpc errors", () => {
   it("rpc errors: a wire-format error is INVALID_ARGUMENT with its message, the field named once", () => {
     const error = thrown(() => policyFromWire(99 as WirePolicy, "trigger.policy"));
-    expect(rpcStatusOf(error)).toEqual({ code: status.INVALID_ARGUMENT, details: "trigger.policy: unknown enum value 99" });
+    expect(rpcStatusOf(error)).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: "trigger.policy: unknown enum value 99",
+    });
   });
 });

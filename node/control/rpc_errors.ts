@@ -98,14 +98,16 @@ export function rpcStatusOf(error: unknown): RpcStatus {
     // A node's answer passed through the coordinator keeps its code; its message says where it came from.
     return { code: error.code, details: error.details };
   }
-  if (error instanceof WorkloadOpError || error instanceof WorkloadFileError) return { code: status.INVALID_ARGUMENT, details: `workload_json: ${error.message}` };
+  if (error instanceof WorkloadOpError || error instanceof WorkloadFileError)
+    return { code: status.INVALID_ARGUMENT, details: `workload_json: ${error.message}` };
   if (error instanceof NodeIdError) return { code: status.INVALID_ARGUMENT, details: `node: ${error.message}` };
   if (error instanceof WireFormatError) return { code: status.INVALID_ARGUMENT, details: error.message };
   if (error instanceof DimmArgumentError || error instanceof DimmRangeError || error instanceof DimmConfigError) {
     return { code: status.INVALID_ARGUMENT, details: error.message };
   }
   if (error instanceof MachineStateError) return { code: status.FAILED_PRECONDITION, details: error.message };
-  if (error instanceof OutboxClosedError) return { code: status.UNAVAILABLE, details: `the node's event outbox is closed: ${error.message}` };
+  if (error instanceof OutboxClosedError)
+    return { code: status.UNAVAILABLE, details: `the node's event outbox is closed: ${error.message}` };
   if (error instanceof OutboxOverflowError) return { code: status.RESOURCE_EXHAUSTED, details: error.message };
   if (error instanceof Error) return { code: status.INTERNAL, details: `${error.name}: ${error.message}` };
   return { code: status.INTERNAL, details: String(error) };

@@ -14,7 +14,16 @@
  */
 import type { DimmEvent, Event, FenceEvent, FlushEvent, PowerLossEvent, StoreEvent } from "../../proto/index.js";
 import { DimmArgumentError, DimmDivergenceError, DimmRangeError } from "./errors.js";
-import { CHUNK_BYTES, LINE_BYTES, LINES_PER_CHUNK, LINES_PER_PAGE, PAGE_BYTES, PAGES_PER_CHUNK, WORD_BYTES, WORDS_PER_LINE } from "./geometry.js";
+import {
+  CHUNK_BYTES,
+  LINE_BYTES,
+  LINES_PER_CHUNK,
+  LINES_PER_PAGE,
+  PAGE_BYTES,
+  PAGES_PER_CHUNK,
+  WORD_BYTES,
+  WORDS_PER_LINE,
+} from "./geometry.js";
 import type { DimmState, LineMeta } from "./state.js";
 
 /** Applies one event. Events of other layers (faults, ops, mounts) leave the DIMM unchanged. */
@@ -54,7 +63,8 @@ export function checkRange(state: DimmState, what: string, addr: number, length:
   if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length)) {
     throw new DimmArgumentError(`${what}: address ${addr} and length ${length} must be integers`);
   }
-  if (addr < 0 || length < 0 || addr + length > state.sizeBytes) throw new DimmRangeError(what, addr, length, state.sizeBytes);
+  if (addr < 0 || length < 0 || addr + length > state.sizeBytes)
+    throw new DimmRangeError(what, addr, length, state.sizeBytes);
 }
 
 function applyStore(state: DimmState, ev: StoreEvent): void {
@@ -85,7 +95,15 @@ function applyStore(state: DimmState, ev: StoreEvent): void {
  * Updates line metadata for a store of n bytes at chunk offset off. Runs before the bytes land, so a
  * line that becomes pending saves its durable content (the bytes there now) in the undo arena.
  */
-function markStoredLines(state: DimmState, c: number, mem: Buffer, off: number, n: number, record: number, nonTemporal: boolean): void {
+function markStoredLines(
+  state: DimmState,
+  c: number,
+  mem: Buffer,
+  off: number,
+  n: number,
+  record: number,
+  nonTemporal: boolean,
+): void {
   const meta = state.lineMeta(c);
   const { first, last, mark, undo, pagePending } = meta;
   const lo = off >>> 6;
@@ -173,7 +191,8 @@ function allClean(pagePending: Uint8Array, first: Int32Array, lo: number, hi: nu
 }
 
 function applyFlush(state: DimmState, ev: FlushEvent): void {
-  if (!Number.isSafeInteger(ev.lines) || ev.lines < 1) throw new DimmArgumentError(`flush at ${ev.addr}: line count ${ev.lines} must be ≥ 1`);
+  if (!Number.isSafeInteger(ev.lines) || ev.lines < 1)
+    throw new DimmArgumentError(`flush at ${ev.addr}: line count ${ev.lines} must be ≥ 1`);
   if (ev.addr % LINE_BYTES !== 0) throw new DimmArgumentError(`flush: address ${ev.addr} is not 64-byte aligned`);
   checkRange(state, "flush", ev.addr, ev.lines * LINE_BYTES);
   if (state.persistence === "eadr") return;
@@ -230,7 +249,8 @@ function applyFence(state: DimmState, _ev: FenceEvent): void {
   }
   state.uniformPages = [];
   const ranges = state.flushRanges;
-  for (let i = 0; i < ranges.length; i += 3) fenceRange(state, ranges[i]!, ranges[i + 1]!, ranges[i + 2] === state.touchEpoch);
+  for (let i = 0; i < ranges.length; i += 3)
+    fenceRange(state, ranges[i]!, ranges[i + 1]!, ranges[i + 2] === state.touchEpoch);
   state.flushRanges = [];
   state.captures.clear();
   state.resetJournalIfIdle();
@@ -391,18 +411,25 @@ export function tornLineVersion(state: DimmState, pending: PendingLine, wordKept
   state.readMedia(lineAddr, content);
   for (let w = 0; w < WORDS_PER_LINE; w++) {
     const kept = wordKept[w]!;
-    for (let k = 0; k < kept; k++) redoInto(content, lineAddr, pending.records[k]!, w * WORD_BYTES, (w + 1) * WORD_BYTES);
+    for (let k = 0; k < kept; k++)
+      redoInto(content, lineAddr, pending.records[k]!, w * WORD_BYTES, (w + 1) * WORD_BYTES);
   }
   return content;
 }
 
 function applyPowerLoss(state: DimmState, ev: PowerLossEvent): void {
   if (state.persistence !== ev.persistence) {
-    throw new DimmDivergenceError(`power loss recorded on an ${ev.persistence} DIMM, applied to an ${state.persistence} one`, ev.seq);
+    throw new DimmDivergenceError(
+      `power loss recorded on an ${ev.persistence} DIMM, applied to an ${state.persistence} one`,
+      ev.seq,
+    );
   }
   const pending = state.persistence === "eadr" ? [] : pendingLineVersions(state);
   if (pending.length !== ev.lines.length) {
-    throw new DimmDivergenceError(`power loss decides ${ev.lines.length} lines, but ${pending.length} lines are pending`, ev.seq);
+    throw new DimmDivergenceError(
+      `power loss decides ${ev.lines.length} lines, but ${pending.length} lines are pending`,
+      ev.seq,
+    );
   }
   const contents: Buffer[] = [];
   for (let i = 0; i < pending.length; i++) {
@@ -434,7 +461,13 @@ function applyPowerLoss(state: DimmState, ev: PowerLossEvent): void {
   state.boot++;
 }
 
-function decidedContent(state: DimmState, p: PendingLine, kept: number, wordKept: readonly number[], seq: number): Buffer {
+function decidedContent(
+  state: DimmState,
+  p: PendingLine,
+  kept: number,
+  wordKept: readonly number[],
+  seq: number,
+): Buffer {
   const versions = p.records.length;
   if (wordKept.length === 0) {
     if (!Number.isInteger(kept) || kept < 0 || kept > versions) {
@@ -443,7 +476,10 @@ function decidedContent(state: DimmState, p: PendingLine, kept: number, wordKept
     return lineVersion(state, p, kept);
   }
   if (wordKept.length !== WORDS_PER_LINE) {
-    throw new DimmDivergenceError(`power loss gives ${wordKept.length} word decisions for line ${p.line}, not ${WORDS_PER_LINE}`, seq);
+    throw new DimmDivergenceError(
+      `power loss gives ${wordKept.length} word decisions for line ${p.line}, not ${WORDS_PER_LINE}`,
+      seq,
+    );
   }
   for (const k of wordKept) {
     if (!Number.isInteger(k) || k < 0 || k > versions) {

@@ -26,17 +26,56 @@ type Op =
 
 // Addresses near 0 and around the chunk boundary, so stores cross lines, pages and chunks.
 // Page-aligned addresses with whole-page lengths exercise the uniform-page fast path of write().
-const pageAddrArb = fc.oneof(fc.integer({ min: 0, max: 3 }).map((p) => p * 4096), fc.integer({ min: -2, max: 1 }).map((p) => CHUNK_BYTES + p * 4096));
-const addrArb = fc.oneof(fc.integer({ min: 0, max: 3 * 4096 }), fc.integer({ min: CHUNK_BYTES - 5000, max: CHUNK_BYTES + 5000 }), pageAddrArb);
-const lenArb = fc.oneof(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 9000 }), fc.constantFrom(4096, 8192));
+const pageAddrArb = fc.oneof(
+  fc.integer({ min: 0, max: 3 }).map((p) => p * 4096),
+  fc.integer({ min: -2, max: 1 }).map((p) => CHUNK_BYTES + p * 4096),
+);
+const addrArb = fc.oneof(
+  fc.integer({ min: 0, max: 3 * 4096 }),
+  fc.integer({ min: CHUNK_BYTES - 5000, max: CHUNK_BYTES + 5000 }),
+  pageAddrArb,
+);
+const lenArb = fc.oneof(
+  fc.integer({ min: 1, max: 16 }),
+  fc.integer({ min: 1, max: 9000 }),
+  fc.constantFrom(4096, 8192),
+);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant("store" as const), addr: addrArb, len: lenArb, value: fc.integer({ min: 1, max: 255 }), nt: fc.boolean() }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant("flush" as const), addr: addrArb, len: fc.oneof(fc.integer({ min: 1, max: 5000 }), fc.constantFrom(4096, 8192)), kind: fc.constantFrom<FlushKind>("clwb", "clflushopt", "clflush") }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant("store" as const),
+      addr: addrArb,
+      len: lenArb,
+      value: fc.integer({ min: 1, max: 255 }),
+      nt: fc.boolean(),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant("flush" as const),
+      addr: addrArb,
+      len: fc.oneof(fc.integer({ min: 1, max: 5000 }), fc.constantFrom(4096, 8192)),
+      kind: fc.constantFrom<FlushKind>("clwb", "clflushopt", "clflush"),
+    }),
+  },
   { weight: 2, arbitrary: fc.constant({ op: "fence" as const }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("powerLoss" as const), policy: fc.constantFrom<PowerLossPolicy>("strict", "eadr-like", "random", "torn"), seed: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("powerLoss" as const),
+      policy: fc.constantFrom<PowerLossPolicy>("strict", "eadr-like", "random", "torn"),
+      seed: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    }),
+  },
 );
 
-function run(ops: Op[], journalRecordsMax: number, check: (ctx: { dimm: Dimm; ref: ReferenceDimm; op: Op; before: ReferenceDimm | undefined }) => void): { dimm: Dimm; sink: MemorySink } {
+function run(
+  ops: Op[],
+  journalRecordsMax: number,
+  check: (ctx: { dimm: Dimm; ref: ReferenceDimm; op: Op; before: ReferenceDimm | undefined }) => void,
+): { dimm: Dimm; sink: MemorySink } {
   const sink = new MemorySink();
   const dimm = new Dimm({ sizeBytes: SIZE, journalRecordsMax }, new EventLog(sink, new StepClock()));
   const ref = new ReferenceDimm(SIZE);
@@ -119,7 +158,9 @@ describe("dimm: properties", () => {
           expect(dimm.loadDurable(0, SIZE).equals(ref.durable)).toBe(true);
           expect(dimm.load(0, SIZE).equals(ref.visible)).toBe(true);
           const pending = pendingLineVersions(dimm.state);
-          expect(pending.map((p) => [p.line, p.records.length])).toEqual(ref.pendingLines().map((l) => [l, ref.versionCount(l)]));
+          expect(pending.map((p) => [p.line, p.records.length])).toEqual(
+            ref.pendingLines().map((l) => [l, ref.versionCount(l)]),
+          );
           for (const p of pending) expect(dimm.state.lineState(p.line)).toBe(ref.lineState(p.line));
         });
       }),
@@ -155,7 +196,9 @@ describe("dimm: properties", () => {
                 expect(before!.allowedWords(line, w).some((v) => Buffer.from(v).equals(word))).toBe(true);
               }
             } else {
-              const allowed = Array.from({ length: before!.versionCount(line) + 1 }, (_, k) => Buffer.from(before!.version(line, k)));
+              const allowed = Array.from({ length: before!.versionCount(line) + 1 }, (_, k) =>
+                Buffer.from(before!.version(line, k)),
+              );
               expect(allowed.some((v) => v.equals(content))).toBe(true);
               if (op.policy === "eadr-like") expect(allowed.at(-1)!.equals(content)).toBe(true);
             }
@@ -165,7 +208,10 @@ describe("dimm: properties", () => {
           for (let line = 0; line < SIZE / LINE_BYTES; line++) {
             if (pendingSet.has(line)) continue;
             const a = line * LINE_BYTES;
-            if (after[a] !== before!.durable[a] || !after.subarray(a, a + LINE_BYTES).equals(before!.durable.subarray(a, a + LINE_BYTES))) {
+            if (
+              after[a] !== before!.durable[a] ||
+              !after.subarray(a, a + LINE_BYTES).equals(before!.durable.subarray(a, a + LINE_BYTES))
+            ) {
               throw new Error(`line ${line} was durable but changed at power loss`);
             }
           }

@@ -55,7 +55,9 @@ describe("dimm: stores and loads", () => {
     for (let a = addr; a < addr + data.length; a += 64) expect(dimm.lineState(a)).toBe("dirty");
     const stores = sink.events.filter((e) => e.kind === "store");
     expect(stores.length).toBe(4); // split at page boundaries: 10 + 4096 + 4096 + 4086 bytes
-    for (const s of stores) if (s.kind === "store") expect(Math.floor(s.addr / PAGE_BYTES)).toBe(Math.floor((s.addr + s.data.length - 1) / PAGE_BYTES));
+    for (const s of stores)
+      if (s.kind === "store")
+        expect(Math.floor(s.addr / PAGE_BYTES)).toBe(Math.floor((s.addr + s.data.length - 1) / PAGE_BYTES));
     dimm.flush(addr, data.length, "clwb");
     dimm.fence();
     expect(dimm.loadDurable(addr, data.length).equals(data)).toBe(true);
@@ -225,7 +227,11 @@ describe("dimm: power loss", () => {
       expect(Buffer.from(ea.mediaSha256).equals(Buffer.from(eb.mediaSha256))).toBe(true);
       const line0 = [...a.load(0, 2)];
       // Prefixes of [store 2 at 0, store 3 at 1] over durable [1, 0]: never [1, 3] (that would reorder).
-      expect([[1, 0], [2, 0], [2, 3]]).toContainEqual(line0);
+      expect([
+        [1, 0],
+        [2, 0],
+        [2, 3],
+      ]).toContainEqual(line0);
       outcomes.add(JSON.stringify(line0));
     }
     expect(outcomes.size).toBe(3);
@@ -348,16 +354,37 @@ describe("dimm: bad input", () => {
   it("dimm: applying a corrupt or foreign event is a typed error that names it", () => {
     const state = new DimmState(MiB, "adr");
     const header = { seq: 9, boot: 0, time: 0, source: "direct" as const, pid: 0, vaddr: 0, opId: 0 };
-    const store = { ...header, kind: "store" as const, addr: MiB, data: fill(1, 1), nonTemporal: false, inode: 0, fileOffset: 0, beyondEof: false };
+    const store = {
+      ...header,
+      kind: "store" as const,
+      addr: MiB,
+      data: fill(1, 1),
+      nonTemporal: false,
+      inode: 0,
+      fileOffset: 0,
+      beyondEof: false,
+    };
     expect(() => applyEvent(state, store)).toThrow(DimmRangeError);
-    expect(() => applyEvent(state, { ...header, kind: "flush", addr: 3, lines: 1, flushKind: "clwb" })).toThrow(/not 64-byte aligned/);
+    expect(() => applyEvent(state, { ...header, kind: "flush", addr: 3, lines: 1, flushKind: "clwb" })).toThrow(
+      /not 64-byte aligned/,
+    );
     const loss: PowerLossEvent = {
-      seq: 10, boot: 0, time: 0, kind: "powerLoss", policy: "strict", seed: 0n, persistence: "adr", reason: "", mediaSha256: new Uint8Array(32),
+      seq: 10,
+      boot: 0,
+      time: 0,
+      kind: "powerLoss",
+      policy: "strict",
+      seed: 0n,
+      persistence: "adr",
+      reason: "",
+      mediaSha256: new Uint8Array(32),
       lines: [{ line: 5, versions: 1, kept: 0, wordKept: [] }],
     };
     expect(() => applyEvent(state, loss)).toThrow(DimmDivergenceError);
     applyEvent(state, { ...store, addr: 320 });
-    expect(() => applyEvent(state, { ...loss, lines: [{ line: 5, versions: 1, kept: 2, wordKept: [] }] })).toThrow(/keeps 2 of 1/);
+    expect(() => applyEvent(state, { ...loss, lines: [{ line: 5, versions: 1, kept: 2, wordKept: [] }] })).toThrow(
+      /keeps 2 of 1/,
+    );
     expect(() => applyEvent(state, { ...loss, persistence: "eadr" })).toThrow(/eadr DIMM/);
     expect(() => applyEvent(state, { ...header, kind: "bogus" } as never)).toThrow(/unknown event kind/);
     expect(state.pendingLines).toBe(1);
@@ -406,6 +433,8 @@ describe("dimm: reference model agreement (scripted)", () => {
     for (const ev of sink.events) ref.apply(ev);
     expect(Buffer.from(ref.durable).equals(dimm.loadDurable(0, MiB))).toBe(true);
     expect(Buffer.from(ref.visible).equals(dimm.load(0, MiB))).toBe(true);
-    expect(pendingLineVersions(dimm.state).map((p) => [p.line, p.records.length])).toEqual(ref.pendingLines().map((l) => [l, ref.versionCount(l)]));
+    expect(pendingLineVersions(dimm.state).map((p) => [p.line, p.records.length])).toEqual(
+      ref.pendingLines().map((l) => [l, ref.versionCount(l)]),
+    );
   });
 });

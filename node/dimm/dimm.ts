@@ -5,7 +5,16 @@
  * node's event log. The DIMM's own decisions (evicting lines when its bounded buffers are full, the
  * fate of pending lines at a power loss) are events too, so a log replays to the same bytes.
  */
-import type { FenceEvent, FlushEvent, FlushKind, Persistence, PowerLossEvent, PowerLossPolicy, Provenance, StoreEvent } from "../../proto/index.js";
+import type {
+  FenceEvent,
+  FlushEvent,
+  FlushKind,
+  Persistence,
+  PowerLossEvent,
+  PowerLossPolicy,
+  Provenance,
+  StoreEvent,
+} from "../../proto/index.js";
 import { DIRECT, FLUSH_KINDS, isPersistence } from "../../proto/index.js";
 import type { EventLog } from "../events/event_log.js";
 import { applyEvent, checkRange, pendingLineVersions } from "./apply.js";
@@ -35,7 +44,12 @@ export interface StoreMeta extends Provenance {
   beyondEof: boolean;
 }
 
-export const DIRECT_STORE: Readonly<StoreMeta> = Object.freeze({ ...DIRECT, inode: 0, fileOffset: 0, beyondEof: false });
+export const DIRECT_STORE: Readonly<StoreMeta> = Object.freeze({
+  ...DIRECT,
+  inode: 0,
+  fileOffset: 0,
+  beyondEof: false,
+});
 
 export const PENDING_BYTES_MAX_DEFAULT = 16 << 20;
 export const JOURNAL_RECORDS_MAX_DEFAULT = 1 << 14;
@@ -72,7 +86,8 @@ export class Dimm {
     private readonly log: EventLog,
   ) {
     const persistence = options.persistence ?? "adr";
-    if (!isPersistence(persistence)) throw new DimmConfigError(`persistence domain "${String(persistence)}" is not adr or eadr`);
+    if (!isPersistence(persistence))
+      throw new DimmConfigError(`persistence domain "${String(persistence)}" is not adr or eadr`);
     this.state = new DimmState(options.sizeBytes, persistence);
     this.pendingBytesMax = options.pendingBytesMax ?? PENDING_BYTES_MAX_DEFAULT;
     this.journalRecordsMax = options.journalRecordsMax ?? JOURNAL_RECORDS_MAX_DEFAULT;
@@ -143,7 +158,8 @@ export class Dimm {
 
   /** Flushes every line that [addr, addr+length) touches, as one event. */
   flush(addr: number, length: number, kind: FlushKind, prov: Provenance = DIRECT): void {
-    if (!(FLUSH_KINDS as readonly string[]).includes(kind)) throw new DimmArgumentError(`flush kind "${kind}" is not one of ${FLUSH_KINDS.join(", ")}`);
+    if (!(FLUSH_KINDS as readonly string[]).includes(kind))
+      throw new DimmArgumentError(`flush kind "${kind}" is not one of ${FLUSH_KINDS.join(", ")}`);
     checkRange(this.state, kind, addr, length);
     if (length === 0) throw new DimmArgumentError(`${kind} at ${addr}: zero length`);
     const firstLine = Math.floor(addr / LINE_BYTES);
@@ -165,7 +181,16 @@ export class Dimm {
 
   /** SFENCE. */
   fence(prov: Provenance = DIRECT): void {
-    this.emit({ kind: "fence", seq: 0, boot: 0, time: 0, source: prov.source, pid: prov.pid, vaddr: prov.vaddr, opId: prov.opId });
+    this.emit({
+      kind: "fence",
+      seq: 0,
+      boot: 0,
+      time: 0,
+      source: prov.source,
+      pid: prov.pid,
+      vaddr: prov.vaddr,
+      opId: prov.opId,
+    });
     this.state.compactJournalIfGrown(this.journalRecordsMax);
   }
 
@@ -206,7 +231,8 @@ export class Dimm {
    */
   powerLoss(policy: PowerLossPolicy, seed: bigint, reason = "injected"): PowerLossEvent {
     checkPolicy(policy);
-    if (typeof seed !== "bigint" || seed < 0n || seed >= 1n << 64n) throw new DimmArgumentError(`power-loss seed ${String(seed)} must be a uint64 bigint`);
+    if (typeof seed !== "bigint" || seed < 0n || seed >= 1n << 64n)
+      throw new DimmArgumentError(`power-loss seed ${String(seed)} must be a uint64 bigint`);
     const pending = this.persistence === "eadr" ? [] : pendingLineVersions(this.state);
     const ev: PowerLossEvent = {
       kind: "powerLoss",

@@ -31,7 +31,11 @@ export function parseSize(text: string): number {
 }
 
 export function formatSize(bytes: number): string {
-  for (const [suffix, unit] of [["G", 1024 ** 3], ["M", 1024 ** 2], ["K", 1024]] as const) {
+  for (const [suffix, unit] of [
+    ["G", 1024 ** 3],
+    ["M", 1024 ** 2],
+    ["K", 1024],
+  ] as const) {
     if (bytes >= unit && bytes % unit === 0) return `${bytes / unit}${suffix}`;
   }
   return String(bytes);
@@ -41,7 +45,10 @@ export function formatSize(bytes: number): string {
 export function checkDimmSize(sizeBytes: number): void {
   if (!Number.isSafeInteger(sizeBytes)) throw new DimmConfigError(`DIMM size ${sizeBytes} is not an integer`);
   if (sizeBytes < DIMM_BYTES_MIN || sizeBytes > DIMM_BYTES_MAX) {
-    throw new DimmConfigError(`DIMM size ${sizeBytes} bytes is outside [${formatSize(DIMM_BYTES_MIN)}, ${formatSize(DIMM_BYTES_MAX)}]`);
+    throw new DimmConfigError(
+      `DIMM size ${sizeBytes} bytes is outside [${formatSize(DIMM_BYTES_MIN)}, ${formatSize(DIMM_BYTES_MAX)}]`,
+    );
   }
-  if (sizeBytes % CHUNK_BYTES !== 0) throw new DimmConfigError(`DIMM size ${sizeBytes} bytes is not a multiple of 1 MiB`);
+  if (sizeBytes % CHUNK_BYTES !== 0)
+    throw new DimmConfigError(`DIMM size ${sizeBytes} bytes is not a multiple of 1 MiB`);
 }

@@ -21,7 +21,11 @@ export function checkPolicy(policy: string): PowerLossPolicy {
   return policy;
 }
 
-export function decidePowerLoss(pending: readonly PendingLine[], policy: PowerLossPolicy, seed: bigint): LineDecision[] {
+export function decidePowerLoss(
+  pending: readonly PendingLine[],
+  policy: PowerLossPolicy,
+  seed: bigint,
+): LineDecision[] {
   const prng = new Prng(seed).split("power-loss");
   return pending.map((p): LineDecision => {
     const versions = p.records.length;

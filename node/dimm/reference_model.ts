@@ -32,7 +32,8 @@ export class ReferenceDimm {
         this.store(ev.addr, ev.data, ev.nonTemporal);
         return;
       case "flush":
-        for (let i = 0; i < ev.lines; i++) this.flushLine(ev.addr / LINE_BYTES + i, ev.flushKind === "clflush" || ev.flushKind === "evict");
+        for (let i = 0; i < ev.lines; i++)
+          this.flushLine(ev.addr / LINE_BYTES + i, ev.flushKind === "clflush" || ev.flushKind === "evict");
         return;
       case "fence":
         this.fence();
@@ -120,7 +121,11 @@ export class ReferenceDimm {
         content = this.version(d.line, d.kept);
       } else {
         content = new Uint8Array(LINE_BYTES);
-        for (let w = 0; w < WORDS_PER_LINE; w++) content.set(this.version(d.line, d.wordKept[w]!).subarray(w * WORD_BYTES, (w + 1) * WORD_BYTES), w * WORD_BYTES);
+        for (let w = 0; w < WORDS_PER_LINE; w++)
+          content.set(
+            this.version(d.line, d.wordKept[w]!).subarray(w * WORD_BYTES, (w + 1) * WORD_BYTES),
+            w * WORD_BYTES,
+          );
       }
       this.durable.set(content, d.line * LINE_BYTES);
     }

@@ -25,7 +25,14 @@
  */
 import { createHash } from "node:crypto";
 import type { Persistence, StoreEvent } from "../../proto/index.js";
-import { CHUNK_BYTES, LINE_BYTES, LINES_PER_CHUNK, LINES_PER_PAGE, PAGES_PER_CHUNK, checkDimmSize } from "./geometry.js";
+import {
+  CHUNK_BYTES,
+  LINE_BYTES,
+  LINES_PER_CHUNK,
+  LINES_PER_PAGE,
+  PAGES_PER_CHUNK,
+  checkDimmSize,
+} from "./geometry.js";
 
 export interface LineMeta {
   first: Int32Array;
@@ -160,7 +167,8 @@ export class DimmState {
   addFlushRange(line: number, count: number, epoch: number): void {
     const ranges = this.flushRanges;
     const n = ranges.length;
-    if (n >= 3 && ranges[n - 3]! + ranges[n - 2]! === line && ranges[n - 1] === epoch) ranges[n - 2] = ranges[n - 2]! + count;
+    if (n >= 3 && ranges[n - 3]! + ranges[n - 2]! === line && ranges[n - 1] === epoch)
+      ranges[n - 2] = ranges[n - 2]! + count;
     else ranges.push(line, count, epoch);
   }
 
@@ -245,7 +253,11 @@ export class DimmState {
     });
   }
 
-  private forEachChunkPiece(addr: number, length: number, fn: (c: number, off: number, n: number, done: number) => void): void {
+  private forEachChunkPiece(
+    addr: number,
+    length: number,
+    fn: (c: number, off: number, n: number, done: number) => void,
+  ): void {
     let done = 0;
     while (done < length) {
       const at = addr + done;
@@ -297,7 +309,8 @@ export class DimmState {
    * is reused for checking one crash image after another. Not an event: callers own the meaning.
    */
   resetTo(chunks: ReadonlyArray<Uint8Array | undefined>): void {
-    if (chunks.length !== this.chunkCount) throw new Error(`resetTo: ${chunks.length} chunks for a ${this.chunkCount}-chunk DIMM`);
+    if (chunks.length !== this.chunkCount)
+      throw new Error(`resetTo: ${chunks.length} chunks for a ${this.chunkCount}-chunk DIMM`);
     if (this.pendingLines !== 0) {
       for (let c = 0; c < this.chunkCount; c++) this.meta[c] = undefined;
       this.chunkPending.fill(0);
@@ -401,20 +414,26 @@ export class DimmState {
         const last = meta.last[l]!;
         const mark = meta.mark[l]!;
         if (first > last) throw new Error(`line ${addr}: first ${first} > last ${last}`);
-        if (first < this.journalFirst) throw new Error(`line ${addr}: first ${first} < journalFirst ${this.journalFirst}`);
+        if (first < this.journalFirst)
+          throw new Error(`line ${addr}: first ${first} < journalFirst ${this.journalFirst}`);
         if (last >= this.nextRecord) throw new Error(`line ${addr}: last ${last} >= nextRecord`);
-        if (mark !== -1 && (mark < first || mark > last)) throw new Error(`line ${addr}: mark ${mark} outside [${first}, ${last}]`);
-        if (meta.undo[l]! < 0 || meta.undo[l]! + LINE_BYTES > this.undoUsed) throw new Error(`line ${addr}: undo ${meta.undo[l]} outside the arena`);
+        if (mark !== -1 && (mark < first || mark > last))
+          throw new Error(`line ${addr}: mark ${mark} outside [${first}, ${last}]`);
+        if (meta.undo[l]! < 0 || meta.undo[l]! + LINE_BYTES > this.undoUsed)
+          throw new Error(`line ${addr}: undo ${meta.undo[l]} outside the arena`);
       }
       for (let p = 0; meta !== undefined && p < PAGES_PER_CHUNK; p++) {
         let n = 0;
         for (let l = p * LINES_PER_PAGE; l < (p + 1) * LINES_PER_PAGE; l++) if (meta.first[l]! >= 0) n++;
-        if (n !== meta.pagePending[p]) throw new Error(`chunk ${c} page ${p}: ${n} pending lines, counter says ${meta.pagePending[p]}`);
+        if (n !== meta.pagePending[p])
+          throw new Error(`chunk ${c} page ${p}: ${n} pending lines, counter says ${meta.pagePending[p]}`);
       }
-      if (chunkPending !== this.chunkPending[c]) throw new Error(`chunk ${c}: ${chunkPending} pending lines, counter says ${this.chunkPending[c]}`);
+      if (chunkPending !== this.chunkPending[c])
+        throw new Error(`chunk ${c}: ${chunkPending} pending lines, counter says ${this.chunkPending[c]}`);
       pending += chunkPending;
     }
     if (pending !== this.pendingLines) throw new Error(`${pending} pending lines, counter says ${this.pendingLines}`);
-    if (this.journalFirst + this.journal.length !== this.nextRecord) throw new Error("journal length and record numbers disagree");
+    if (this.journalFirst + this.journal.length !== this.nextRecord)
+      throw new Error("journal length and record numbers disagree");
   }
 }

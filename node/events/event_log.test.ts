@@ -40,7 +40,8 @@ describe("event log", () => {
   });
 
   it("event log: a starting seq that is not an integer ≥ 1 is refused", () => {
-    for (const nextSeq of [0, -1, 1.5, Number.NaN]) expect(() => new EventLog(new MemorySink(), new ManualClock(), { nextSeq })).toThrow(RangeError);
+    for (const nextSeq of [0, -1, 1.5, Number.NaN])
+      expect(() => new EventLog(new MemorySink(), new ManualClock(), { nextSeq })).toThrow(RangeError);
     expect(() => new ManualClock().advance(-1)).toThrow(RangeError);
   });
 });

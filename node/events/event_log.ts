@@ -56,7 +56,8 @@ export class EventLog {
   ) {
     this.seqNext = options.nextSeq ?? 1;
     this.bootCurrent = options.boot ?? 0;
-    if (!Number.isSafeInteger(this.seqNext) || this.seqNext < 1) throw new RangeError(`nextSeq ${this.seqNext} must be an integer ≥ 1`);
+    if (!Number.isSafeInteger(this.seqNext) || this.seqNext < 1)
+      throw new RangeError(`nextSeq ${this.seqNext} must be an integer ≥ 1`);
   }
 
   /** seq the next appended event will get. */

@@ -24,7 +24,14 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { encodeBatch } from "../../proto/codec.js";
 import type { Event } from "../../proto/events.js";
-import { EVENT_STREAM, EVENT_STREAM_LIMITS, NATS_CONNECTION, batchMsgId, checkNodeId, eventSubject } from "../../proto/subjects.js";
+import {
+  EVENT_STREAM,
+  EVENT_STREAM_LIMITS,
+  NATS_CONNECTION,
+  batchMsgId,
+  checkNodeId,
+  eventSubject,
+} from "../../proto/subjects.js";
 import type { EventSink } from "./event_log.js";
 import { ensureEventStream } from "./event_stream.js";
 
@@ -74,7 +81,11 @@ export class OutboxOverflowError extends Error {
 /** One event whose encoding alone exceeds the largest message the stream accepts. */
 export class OutboxEventTooLargeError extends Error {
   override readonly name = "OutboxEventTooLargeError";
-  constructor(readonly seq: number, readonly bytes: number, readonly maxBytes: number) {
+  constructor(
+    readonly seq: number,
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
     super(`event seq ${seq} encodes to ${bytes} bytes, more than the ${maxBytes}-byte message limit`);
   }
 }
@@ -160,7 +171,13 @@ export class NatsOutbox implements EventSink {
   private readonly flushWaiters: Array<Waiter & { seq: number }> = [];
   private readonly readyWaiters: Waiter[] = [];
   private closed = false;
-  private readonly counters = { eventsWritten: 0, batchesSealed: 0, batchesAcked: 0, duplicateAcks: 0, publishRetries: 0 };
+  private readonly counters = {
+    eventsWritten: 0,
+    batchesSealed: 0,
+    batchesAcked: 0,
+    duplicateAcks: 0,
+    publishRetries: 0,
+  };
 
   /**
    * An outbox over a connection someone else owns. `ownedConnection` is closed by close() when set
@@ -180,9 +197,11 @@ export class NatsOutbox implements EventSink {
     const serverMax = nc.info?.max_payload ?? EVENT_STREAM_LIMITS.maxMsgBytes;
     this.messageBytesMax = Math.min(serverMax, EVENT_STREAM_LIMITS.maxMsgBytes) - HEADER_ROOM_BYTES;
     for (const [name, value] of Object.entries(o)) {
-      if (typeof value === "number" && (!Number.isSafeInteger(value) || value < 1)) throw new RangeError(`outbox option ${name} ${value} must be an integer ≥ 1`);
+      if (typeof value === "number" && (!Number.isSafeInteger(value) || value < 1))
+        throw new RangeError(`outbox option ${name} ${value} must be an integer ≥ 1`);
     }
-    if (o.unackedBytesMax > o.bufferedBytesHardMax) throw new RangeError("outbox: unackedBytesMax must be ≤ bufferedBytesHardMax");
+    if (o.unackedBytesMax > o.bufferedBytesHardMax)
+      throw new RangeError("outbox: unackedBytesMax must be ≤ bufferedBytesHardMax");
     this.options.batchBytesMax = Math.min(o.batchBytesMax, this.messageBytesMax);
     this.js = jetstream(nc, { timeout: o.publishTimeoutMs });
   }
@@ -191,7 +210,8 @@ export class NatsOutbox implements EventSink {
   write(ev: Event): void {
     if (this.closed) throw new OutboxClosedError(`outbox of ${this.node} is closed`);
     if (this.nextSeq === undefined) this.nextSeq = ev.seq;
-    if (ev.seq !== this.nextSeq) throw new OutboxSequenceError(`outbox of ${this.node}: event seq ${ev.seq}, expected ${this.nextSeq}`);
+    if (ev.seq !== this.nextSeq)
+      throw new OutboxSequenceError(`outbox of ${this.node}: event seq ${ev.seq}, expected ${this.nextSeq}`);
     const bytes = estimateEventBytes(ev, this.nodeBytes);
     if (this.unackedBytes + this.pendingBytes + bytes > this.options.bufferedBytesHardMax) {
       throw new OutboxOverflowError(
@@ -298,7 +318,14 @@ export class NatsOutbox implements EventSink {
       throw new OutboxEventTooLargeError(first.seq, payload.length, this.messageBytesMax);
     }
     const lastSeq = first.seq + events.length - 1;
-    this.batches.push({ firstSeq: first.seq, lastSeq, msgId: batchMsgId(this.node, first.seq), payload, state: "queued", attempts: 0 });
+    this.batches.push({
+      firstSeq: first.seq,
+      lastSeq,
+      msgId: batchMsgId(this.node, first.seq),
+      payload,
+      state: "queued",
+      attempts: 0,
+    });
     this.unackedBytes += payload.length;
     this.counters.batchesSealed++;
     this.pump();

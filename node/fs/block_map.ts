@@ -26,7 +26,8 @@ export class BlockMap {
   ) {}
 
   /** Entry `index` of indirect block `block` (an arrow, so get() can hand it to fileBlock). */
-  private readonly pointer = (block: number, index: number): number => this.meta.read(block * BLOCK_BYTES + index * 4, 4, "indirect").readUInt32LE(0);
+  private readonly pointer = (block: number, index: number): number =>
+    this.meta.read(block * BLOCK_BYTES + index * 4, 4, "indirect").readUInt32LE(0);
 
   private setPointer(block: number, index: number, value: number): void {
     const bytes = Buffer.alloc(4);

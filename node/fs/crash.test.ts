@@ -48,11 +48,23 @@ const scenarios: Scenario[] = [
   { name: "rename a directory", op: (m) => void ok(m.rename(1, "/d", "/empty/d")) },
   { name: "truncate down", op: (m) => withFd(m, "/b", (fd) => void ok(m.ftruncate(1, fd, 1000))) },
   { name: "truncate up", op: (m) => withFd(m, "/a", (fd) => void ok(m.ftruncate(1, fd, 20000))) },
-  { name: "append (allocating write)", op: (m) => withFd(m, "/a", (fd) => void ok(m.write(1, fd, fill(5000, 0x7a), 6000))) },
-  { name: "write into a hole past EOF", op: (m) => withFd(m, "/a", (fd) => void ok(m.write(1, fd, fill(10, 0x7b), 40000))) },
+  {
+    name: "append (allocating write)",
+    op: (m) => withFd(m, "/a", (fd) => void ok(m.write(1, fd, fill(5000, 0x7a), 6000))),
+  },
+  {
+    name: "write into a hole past EOF",
+    op: (m) => withFd(m, "/a", (fd) => void ok(m.write(1, fd, fill(10, 0x7b), 40000))),
+  },
   { name: "fallocate", op: (m) => withFd(m, "/a", (fd) => void ok(m.fallocate(1, fd, 0, 32768, {}))) },
-  { name: "punch hole", op: (m) => withFd(m, "/b", (fd) => void ok(m.fallocate(1, fd, 1000, 6000, { punchHole: true, keepSize: true }))) },
-  { name: "zero range", op: (m) => withFd(m, "/b", (fd) => void ok(m.fallocate(1, fd, 100, 8000, { zeroRange: true, keepSize: true }))) },
+  {
+    name: "punch hole",
+    op: (m) => withFd(m, "/b", (fd) => void ok(m.fallocate(1, fd, 1000, 6000, { punchHole: true, keepSize: true }))),
+  },
+  {
+    name: "zero range",
+    op: (m) => withFd(m, "/b", (fd) => void ok(m.fallocate(1, fd, 100, 8000, { zeroRange: true, keepSize: true }))),
+  },
 ];
 
 const POLICIES: Array<[PowerLossPolicy, bigint]> = [
@@ -68,7 +80,11 @@ function fresh(): Fixture {
 }
 
 /** The seqs after which to crash: the event just before each fence, and each fence. */
-function crashPoints(scenario: Scenario): { points: number[]; before: Record<string, string>; after: Record<string, string> } {
+function crashPoints(scenario: Scenario): {
+  points: number[];
+  before: Record<string, string>;
+  after: Record<string, string>;
+} {
   const { m, sink } = fresh();
   const before = tree(m);
   const first = m.log.nextSeq;
@@ -104,7 +120,11 @@ describe("daxfs crash consistency", () => {
           }
           stop();
           expect(interrupted, where).toBe(true);
-          try { m.powerLoss(policy, seed); } catch (e) { throw new Error(`${where}: ${(e as Error).message}`); }
+          try {
+            m.powerLoss(policy, seed);
+          } catch (e) {
+            throw new Error(`${where}: ${(e as Error).message}`);
+          }
           expect(m.lastMount!.fsck.problems, where).toEqual([]);
           const state = tree(m);
           const isBefore = JSON.stringify(state) === JSON.stringify(before);

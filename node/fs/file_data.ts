@@ -60,9 +60,15 @@ export class FileData {
   }
 
   private checkRange(what: string, offset: number, length: number): void {
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new FsError("EINVAL", `${what}: offset ${offset} must be a non-negative integer`);
-    if (!Number.isSafeInteger(length) || length < 0) throw new FsError("EINVAL", `${what}: length ${length} must be a non-negative integer`);
-    if (offset + length > MAX_FILE_BYTES) throw new FsError("EFBIG", `${what}: [${offset}, +${length}) is beyond the largest file (${MAX_FILE_BYTES} bytes)`);
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new FsError("EINVAL", `${what}: offset ${offset} must be a non-negative integer`);
+    if (!Number.isSafeInteger(length) || length < 0)
+      throw new FsError("EINVAL", `${what}: length ${length} must be a non-negative integer`);
+    if (offset + length > MAX_FILE_BYTES)
+      throw new FsError(
+        "EFBIG",
+        `${what}: [${offset}, +${length}) is beyond the largest file (${MAX_FILE_BYTES} bytes)`,
+      );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -74,7 +80,7 @@ export class FileData {
     const end = Math.min(offset + length, inode.size);
     if (end <= offset) return Buffer.alloc(0);
     const out = Buffer.alloc(end - offset);
-    for (let pos = offset; pos < end; ) {
+    for (let pos = offset; pos < end;) {
       const fb = Math.floor(pos / BLOCK_BYTES);
       const inBlock = pos - fb * BLOCK_BYTES;
       const n = Math.min(end - pos, BLOCK_BYTES - inBlock);
@@ -103,7 +109,7 @@ export class FileData {
     if (offset > oldSize) this.zeroOnExtend(inode, oldSize, offset);
     const allocated: number[] = [];
     let pos = offset;
-    for (; pos < end; ) {
+    for (; pos < end;) {
       const fb = Math.floor(pos / BLOCK_BYTES);
       const inBlock = pos - fb * BLOCK_BYTES;
       const n = Math.min(end - pos, BLOCK_BYTES - inBlock);
@@ -164,7 +170,7 @@ export class FileData {
    * reverse; the caller commits before returning.
    */
   private zero(inode: Inode, from: number, to: number, how: "in-place" | "journaled"): void {
-    for (let pos = from; pos < to; ) {
+    for (let pos = from; pos < to;) {
       const fb = Math.floor(pos / BLOCK_BYTES);
       const inBlock = pos - fb * BLOCK_BYTES;
       const n = Math.min(to - pos, BLOCK_BYTES - inBlock);
@@ -195,7 +201,8 @@ export class FileData {
       case "none":
         return;
       case "block": // ext4 ≥ 6.13: [old EOF, end of its block)
-        if (oldSize % BLOCK_BYTES !== 0) this.zero(inode, oldSize, Math.ceil(oldSize / BLOCK_BYTES) * BLOCK_BYTES, "in-place");
+        if (oldSize % BLOCK_BYTES !== 0)
+          this.zero(inode, oldSize, Math.ceil(oldSize / BLOCK_BYTES) * BLOCK_BYTES, "in-place");
         return;
       case "eof": // XFS: [old EOF, new EOF) in allocated blocks
         this.zero(inode, oldSize, newSize, "in-place");

@@ -57,7 +57,11 @@ export interface MountOptions {
   bugs: BugSet;
 }
 
-export const DEFAULT_MOUNT_OPTIONS: Readonly<MountOptions> = Object.freeze({ dax: true, zeroOnExtend: "block", bugs: NO_BUGS });
+export const DEFAULT_MOUNT_OPTIONS: Readonly<MountOptions> = Object.freeze({
+  dax: true,
+  zeroOnExtend: "block",
+  bugs: NO_BUGS,
+});
 
 export class MountOptionError extends Error {
   override readonly name = "MountOptionError";
@@ -67,19 +71,30 @@ export class MountOptionError extends Error {
 export function parseMountOptions(text: string): MountOptions {
   const bugs = new Set<BugName>();
   const options: MountOptions = { ...DEFAULT_MOUNT_OPTIONS, bugs };
-  for (const raw of text.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+  for (const raw of text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")) {
     const [key, value] = raw.split("=", 2) as [string, string | undefined];
     if (key === "dax" && value === undefined) options.dax = true;
     else if (key === "nodax" && value === undefined) options.dax = false;
-    else if (key === "zero-on-extend" && (value === "none" || value === "block" || value === "eof")) options.zeroOnExtend = value;
+    else if (key === "zero-on-extend" && (value === "none" || value === "block" || value === "eof"))
+      options.zeroOnExtend = value;
     else if (key === "bug" && value !== undefined && isBugName(value)) bugs.add(value);
-    else throw new MountOptionError(`mount option "${raw}" is not one of dax, nodax, zero-on-extend=none|block|eof, bug=NAME (see docs/bugs.md)`);
+    else
+      throw new MountOptionError(
+        `mount option "${raw}" is not one of dax, nodax, zero-on-extend=none|block|eof, bug=NAME (see docs/bugs.md)`,
+      );
   }
   return options;
 }
 
 export function formatMountOptions(options: MountOptions): string {
-  return [options.dax ? "dax" : "nodax", `zero-on-extend=${options.zeroOnExtend}`, ...[...options.bugs].map((b) => `bug=${b}`)].join(",");
+  return [
+    options.dax ? "dax" : "nodax",
+    `zero-on-extend=${options.zeroOnExtend}`,
+    ...[...options.bugs].map((b) => `bug=${b}`),
+  ].join(",");
 }
 
 /** What the mapping layer (node/mm) must do for the filesystem. */
@@ -177,14 +192,16 @@ export class DaxFs implements BlockAllocator {
   /** Formats the DIMM behind `io`. Everything it writes is durable when it returns. */
   static mkfs(io: MediaIo, options: MkfsOptions): Superblock {
     const sb = planLayout(io.dimm.sizeBytes, options);
-    if (sb.dataStart + 8 > sb.blockCount) throw new FsError("ENOSPC", `a ${io.dimm.sizeBytes}-byte DIMM is too small for daxfs`);
+    if (sb.dataStart + 8 > sb.blockCount)
+      throw new FsError("ENOSPC", `a ${io.dimm.sizeBytes}-byte DIMM is too small for daxfs`);
     // Clear the journal header, the bitmap and the inode table; data blocks are zeroed on allocation.
     for (let block = sb.journalStart; block < sb.dataStart; block++) {
       if (block === sb.journalStart || block >= sb.bitmapStart) io.nt(block * BLOCK_BYTES, ZERO_PAGE_BYTES, "metadata");
     }
     const bitmap = Buffer.alloc(sb.bitmapBlocks * BLOCK_BYTES);
     for (let block = 0; block < sb.dataStart; block++) bitmap[block >> 3]! |= 1 << (block & 7);
-    for (let block = sb.blockCount; block < sb.bitmapBlocks * BLOCK_BYTES * 8; block++) bitmap[block >> 3]! |= 1 << (block & 7);
+    for (let block = sb.blockCount; block < sb.bitmapBlocks * BLOCK_BYTES * 8; block++)
+      bitmap[block >> 3]! |= 1 << (block & 7);
     io.nt(sb.bitmapStart * BLOCK_BYTES, bitmap, "metadata");
     const root = emptyInode(ROOT_INO);
     root.mode = S_IFDIR | 0o755;
@@ -200,7 +217,8 @@ export class DaxFs implements BlockAllocator {
   static readSuperblock(io: MediaIo): Superblock {
     const sb = decodeSuperblock(io.load(0, 128));
     if (typeof sb === "string") throw new FsCorruptError(`cannot mount: ${sb}`);
-    if (sb.sizeBytes > io.dimm.sizeBytes) throw new FsCorruptError(`cannot mount: filesystem of ${sb.sizeBytes} bytes on a ${io.dimm.sizeBytes}-byte DIMM`);
+    if (sb.sizeBytes > io.dimm.sizeBytes)
+      throw new FsCorruptError(`cannot mount: filesystem of ${sb.sizeBytes} bytes on a ${io.dimm.sizeBytes}-byte DIMM`);
     return sb;
   }
 
@@ -221,7 +239,8 @@ export class DaxFs implements BlockAllocator {
       const raw = this.meta.read(inodeAddr(this.sb, ino), 2, "inode");
       this.inodeInUse[ino] = raw[0] !== 0 || raw[1] !== 0 ? 1 : 0;
     }
-    if (this.inodeInUse[ROOT_INO] !== 1 || !isDir(this.inode(ROOT_INO))) throw new FsCorruptError("cannot mount: the root inode is not a directory");
+    if (this.inodeInUse[ROOT_INO] !== 1 || !isDir(this.inode(ROOT_INO)))
+      throw new FsCorruptError("cannot mount: the root inode is not a directory");
   }
 
   private freeOrphans(): number {
@@ -449,7 +468,8 @@ export class DaxFs implements BlockAllocator {
   }
 
   freeBlock(block: number): void {
-    if (block < this.sb.dataStart || block >= this.sb.blockCount) throw new FsError("EIO", `freeing block ${block}, outside the data area`);
+    if (block < this.sb.dataStart || block >= this.sb.blockCount)
+      throw new FsError("EIO", `freeing block ${block}, outside the data area`);
     if (!this.isBlockUsed(block)) throw new FsError("EIO", `freeing block ${block}, which is already free`);
     this.setBlockUsed(block, false);
     this.freeBlocks++;
@@ -525,10 +545,12 @@ export class DaxFs implements BlockAllocator {
 
   /** Splits an absolute path into checked components. */
   static components(path: string): string[] {
-    if (typeof path !== "string" || !path.startsWith("/")) throw new FsError("EINVAL", `path "${String(path)}" is not absolute`);
+    if (typeof path !== "string" || !path.startsWith("/"))
+      throw new FsError("EINVAL", `path "${String(path)}" is not absolute`);
     const parts = path.split("/").filter((p) => p !== "" && p !== ".");
     for (const p of parts) {
-      if (Buffer.byteLength(p, "utf8") > NAME_BYTES_MAX) throw new FsError("ENAMETOOLONG", `name "${p.slice(0, 20)}…" is longer than ${NAME_BYTES_MAX} bytes`);
+      if (Buffer.byteLength(p, "utf8") > NAME_BYTES_MAX)
+        throw new FsError("ENAMETOOLONG", `name "${p.slice(0, 20)}…" is longer than ${NAME_BYTES_MAX} bytes`);
       if (p.includes("\0")) throw new FsError("EINVAL", "a path component contains a NUL byte");
     }
     return parts;
@@ -651,7 +673,8 @@ export class DaxFs implements BlockAllocator {
       const victim = this.inode(target.ino);
       if (isDir(moving) && !isDir(victim)) throw new FsError("ENOTDIR", `${to}: not a directory`);
       if (!isDir(moving) && isDir(victim)) throw new FsError("EISDIR", `${to}: is a directory`);
-      if (isDir(victim) && this.dirIndex(victim).entries.size > 0) throw new FsError("ENOTEMPTY", `${to}: directory not empty`);
+      if (isDir(victim) && this.dirIndex(victim).entries.size > 0)
+        throw new FsError("ENOTEMPTY", `${to}: directory not empty`);
     }
     this.reserveJournal();
     if (target === undefined && dst.dir.ino !== src.dir.ino) this.ensureEntrySpace(dst.dir);
@@ -678,7 +701,11 @@ export class DaxFs implements BlockAllocator {
   readdir(path: string): Array<{ name: string; ino: number; type: "file" | "dir" }> {
     const dir = this.lookup(path);
     if (!isDir(dir)) throw new FsError("ENOTDIR", `${path}: not a directory`);
-    const entries = [...this.dirIndex(dir).entries].map(([name, e]) => ({ name, ino: e.ino, type: e.type === DT_DIR ? ("dir" as const) : ("file" as const) }));
+    const entries = [...this.dirIndex(dir).entries].map(([name, e]) => ({
+      name,
+      ino: e.ino,
+      type: e.type === DT_DIR ? ("dir" as const) : ("file" as const),
+    }));
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return [{ name: ".", ino: dir.ino, type: "dir" }, { name: "..", ino: dir.parent, type: "dir" }, ...entries];
   }

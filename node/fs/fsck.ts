@@ -11,7 +11,24 @@
  * inodes (no links; mount frees them).
  */
 import { HEADER_MAGIC as JOURNAL_HEADER_MAGIC } from "./journal.js";
-import { BLOCK_BYTES, DIRECT_POINTERS, DIRENTS_PER_BLOCK, DIRENT_BYTES, DT_DIR, DT_REG, INODE_BYTES, POINTERS_PER_BLOCK, S_IFDIR, S_IFMT, S_IFREG, decodeDirent, decodeInode, decodeSuperblock, fileBlock, isDir } from "./layout.js";
+import {
+  BLOCK_BYTES,
+  DIRECT_POINTERS,
+  DIRENTS_PER_BLOCK,
+  DIRENT_BYTES,
+  DT_DIR,
+  DT_REG,
+  INODE_BYTES,
+  POINTERS_PER_BLOCK,
+  S_IFDIR,
+  S_IFMT,
+  S_IFREG,
+  decodeDirent,
+  decodeInode,
+  decodeSuperblock,
+  fileBlock,
+  isDir,
+} from "./layout.js";
 import type { Inode, Superblock } from "./layout.js";
 
 export interface FsckProblem {
@@ -45,7 +62,8 @@ export function fsck(read: MediaReader, mediaBytes: number): FsckReport {
     problem("bad-superblock", `filesystem of ${sb.sizeBytes} bytes on ${mediaBytes} bytes of media`);
     return { clean: false, problems, notes, inodesInUse: 0, blocksInUse: 0, superblock: sb };
   }
-  if (read(sb.journalStart * BLOCK_BYTES, 8).equals(JOURNAL_HEADER_MAGIC)) notes.push("the journal holds a transaction: the next mount replays it if it is committed");
+  if (read(sb.journalStart * BLOCK_BYTES, 8).equals(JOURNAL_HEADER_MAGIC))
+    notes.push("the journal holds a transaction: the next mount replays it if it is committed");
 
   const owner = new Map<number, number>(); // block → inode that references it
   const inodes = new Map<number, Inode>();
@@ -81,10 +99,23 @@ export function fsck(read: MediaReader, mediaBytes: number): FsckReport {
     const expected = isDir(inode) ? found + 1 : found; // a directory: its entry (or root's self) + "." + subdirs' ".."
     if (inode.nlink !== expected) problem("link-count", `inode ${ino}: nlink ${inode.nlink}, found ${expected}`);
   }
-  return { clean: problems.length === 0, problems, notes, inodesInUse: inodes.size, blocksInUse: owner.size, superblock: sb };
+  return {
+    clean: problems.length === 0,
+    problems,
+    notes,
+    inodesInUse: inodes.size,
+    blocksInUse: owner.size,
+    superblock: sb,
+  };
 }
 
-function checkBlocks(sb: Superblock, read: MediaReader, inode: Inode, owner: Map<number, number>, problem: (k: string, m: string) => void): void {
+function checkBlocks(
+  sb: Superblock,
+  read: MediaReader,
+  inode: Inode,
+  owner: Map<number, number>,
+  problem: (k: string, m: string) => void,
+): void {
   let counted = 0;
   const claim = (block: number, what: string): boolean => {
     if (block < sb.dataStart || block >= sb.blockCount) {
@@ -113,13 +144,21 @@ function checkBlocks(sb: Superblock, read: MediaReader, inode: Inode, owner: Map
   };
   if (inode.indirect !== 0) for (const p of indirect(inode.indirect, "indirect")) claim(p, "an indirect pointer");
   if (inode.dindirect !== 0) {
-    for (const mid of indirect(inode.dindirect, "double indirect")) for (const p of indirect(mid, "a double-indirect pointer")) claim(p, "a data pointer");
+    for (const mid of indirect(inode.dindirect, "double indirect"))
+      for (const p of indirect(mid, "a double-indirect pointer")) claim(p, "a data pointer");
   }
-  if (counted !== inode.blocks) problem("blocks-mismatch", `inode ${inode.ino}: blocks ${inode.blocks}, found ${counted}`);
-  if (isDir(inode) && inode.size % BLOCK_BYTES !== 0) problem("bad-dir-size", `directory ${inode.ino}: size ${inode.size} is not a whole number of blocks`);
+  if (counted !== inode.blocks)
+    problem("blocks-mismatch", `inode ${inode.ino}: blocks ${inode.blocks}, found ${counted}`);
+  if (isDir(inode) && inode.size % BLOCK_BYTES !== 0)
+    problem("bad-dir-size", `directory ${inode.ino}: size ${inode.size} is not a whole number of blocks`);
 }
 
-function checkBitmap(sb: Superblock, read: MediaReader, owner: Map<number, number>, problem: (k: string, m: string) => void): void {
+function checkBitmap(
+  sb: Superblock,
+  read: MediaReader,
+  owner: Map<number, number>,
+  problem: (k: string, m: string) => void,
+): void {
   const bitmap = read(sb.bitmapStart * BLOCK_BYTES, sb.bitmapBlocks * BLOCK_BYTES);
   for (let block = 0; block < sb.blockCount; block++) {
     const used = (bitmap[block >> 3]! & (1 << (block & 7))) !== 0;
@@ -128,13 +167,20 @@ function checkBitmap(sb: Superblock, read: MediaReader, owner: Map<number, numbe
       continue;
     }
     const referenced = owner.has(block);
-    if (used && !referenced) problem("leaked-block", `block ${block} is in use in the bitmap but referenced by no inode`);
-    if (!used && referenced) problem("unmarked-block", `block ${block} of inode ${owner.get(block)} is free in the bitmap`);
+    if (used && !referenced)
+      problem("leaked-block", `block ${block} is in use in the bitmap but referenced by no inode`);
+    if (!used && referenced)
+      problem("unmarked-block", `block ${block} of inode ${owner.get(block)} is free in the bitmap`);
   }
 }
 
 /** Walks the directory tree from the root; returns, per inode, the links found. */
-function checkTree(sb: Superblock, read: MediaReader, inodes: Map<number, Inode>, problem: (k: string, m: string) => void): Map<number, number> {
+function checkTree(
+  sb: Superblock,
+  read: MediaReader,
+  inodes: Map<number, Inode>,
+  problem: (k: string, m: string) => void,
+): Map<number, number> {
   const links = new Map<number, number>();
   const visited = new Set<number>();
   const root = inodes.get(sb.rootIno);
@@ -159,10 +205,15 @@ function checkTree(sb: Superblock, read: MediaReader, inodes: Map<number, Inode>
         continue;
       }
       const isDirectory = isDir(target);
-      if ((type === DT_DIR) !== isDirectory || (type !== DT_DIR && type !== DT_REG)) problem("wrong-type-entry", `directory ${dir.ino}: "${name}" has type ${type} for inode ${ino}`);
+      if ((type === DT_DIR) !== isDirectory || (type !== DT_DIR && type !== DT_REG))
+        problem("wrong-type-entry", `directory ${dir.ino}: "${name}" has type ${type} for inode ${ino}`);
       links.set(ino, (links.get(ino) ?? 0) + 1);
       if (isDirectory) {
-        if (target.parent !== dir.ino) problem("bad-parent", `directory ${ino} ("${name}") says its parent is ${target.parent}, found in ${dir.ino}`);
+        if (target.parent !== dir.ino)
+          problem(
+            "bad-parent",
+            `directory ${ino} ("${name}") says its parent is ${target.parent}, found in ${dir.ino}`,
+          );
         if (visited.has(ino) || (links.get(ino) ?? 0) > 1) {
           problem("duplicate-entry", `directory ${ino} is linked from more than one place`);
           continue;
@@ -175,7 +226,11 @@ function checkTree(sb: Superblock, read: MediaReader, inodes: Map<number, Inode>
   return links;
 }
 
-function dirEntries(read: MediaReader, dir: Inode, problem: (k: string, m: string) => void): Array<{ name: string; ino: number; type: number }> {
+function dirEntries(
+  read: MediaReader,
+  dir: Inode,
+  problem: (k: string, m: string) => void,
+): Array<{ name: string; ino: number; type: number }> {
   const out: Array<{ name: string; ino: number; type: number }> = [];
   const blocks = Math.floor(dir.size / BLOCK_BYTES);
   for (let fb = 0; fb < blocks; fb++) {
@@ -198,7 +253,10 @@ export function formatFsckReport(report: FsckReport): string {
   const lines: string[] = [];
   for (const note of report.notes) lines.push(`note: ${note}`);
   for (const p of report.problems) lines.push(`${p.kind}: ${p.message}`);
-  lines.push(report.clean ? `clean: ${report.inodesInUse} inodes, ${report.blocksInUse} data blocks in use` : `${report.problems.length} problem(s) found`);
+  lines.push(
+    report.clean
+      ? `clean: ${report.inodesInUse} inodes, ${report.blocksInUse} data blocks in use`
+      : `${report.problems.length} problem(s) found`,
+  );
   return lines.join("\n");
 }
-

@@ -75,7 +75,9 @@ export class Journal {
     const payload = encodeRecords(records);
     const commitAt = HEADER_BYTES + align64(payload.length);
     if (commitAt + COMMIT_BYTES > this.capacityBytes) {
-      throw new JournalFullError(`transaction of ${payload.length} bytes does not fit the ${this.capacityBytes}-byte journal`);
+      throw new JournalFullError(
+        `transaction of ${payload.length} bytes does not fit the ${this.capacityBytes}-byte journal`,
+      );
     }
     this.io.nt(this.startAddr, encodeTxnLine(HEADER_MAGIC, txn, records.length, payload.length), "journal");
     this.io.nt(this.startAddr + HEADER_BYTES, payload, "journal");
@@ -100,7 +102,9 @@ export class Journal {
         this.io.nt(r.addr, r.data, "zeroing");
         continue;
       }
-      const unflushed = (r.kind === "inode" && this.bugs.has("no-size-flush")) || (r.kind === "dir" && this.bugs.has("no-dirent-flush"));
+      const unflushed =
+        (r.kind === "inode" && this.bugs.has("no-size-flush")) ||
+        (r.kind === "dir" && this.bugs.has("no-dirent-flush"));
       if (unflushed) this.io.cached(r.addr, r.data, "metadata");
       else this.io.nt(r.addr, r.data, "metadata");
     }
@@ -120,10 +124,16 @@ export class Journal {
     if (parsed !== undefined && HEADER_BYTES + align64(parsed.payloadBytes) + COMMIT_BYTES <= this.capacityBytes) {
       commitAt = HEADER_BYTES + align64(parsed.payloadBytes);
       const commit = decodeTxnLine(COMMIT_MAGIC, this.io.load(this.startAddr + commitAt, COMMIT_BYTES));
-      if (commit !== undefined && commit.txn === parsed.txn && commit.records === parsed.records && commit.payloadBytes === parsed.payloadBytes) {
+      if (
+        commit !== undefined &&
+        commit.txn === parsed.txn &&
+        commit.records === parsed.records &&
+        commit.payloadBytes === parsed.payloadBytes
+      ) {
         const payload = this.io.load(this.startAddr + HEADER_BYTES, parsed.payloadBytes);
         const records = decodeRecords(payload, parsed.records);
-        const inBounds = records?.every((r) => r.addr >= this.recordMinAddr && r.addr + r.data.length <= this.recordEndAddr) ?? false;
+        const inBounds =
+          records?.every((r) => r.addr >= this.recordMinAddr && r.addr + r.data.length <= this.recordEndAddr) ?? false;
         if (records !== undefined && inBounds) {
           for (const r of records) this.io.nt(r.addr, r.data, "recovery");
           this.io.fence("recovery");

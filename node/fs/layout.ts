@@ -53,10 +53,14 @@ export interface Superblock {
 }
 
 /** Chooses the layout for a filesystem of `sizeBytes`. */
-export function planLayout(sizeBytes: number, options: { inodes?: number; journalBlocks?: number; uuid: Uint8Array }): Superblock {
+export function planLayout(
+  sizeBytes: number,
+  options: { inodes?: number; journalBlocks?: number; uuid: Uint8Array },
+): Superblock {
   const blockCount = Math.floor(sizeBytes / BLOCK_BYTES);
   const journalBlocks = options.journalBlocks ?? Math.min(8192, Math.max(16, Math.floor(blockCount / 64)));
-  const inodeCount = options.inodes ?? Math.min(65536, Math.max(64, roundUp(Math.floor(blockCount / 16), INODES_PER_BLOCK)));
+  const inodeCount =
+    options.inodes ?? Math.min(65536, Math.max(64, roundUp(Math.floor(blockCount / 16), INODES_PER_BLOCK)));
   const bitmapBlocks = Math.ceil(blockCount / (BLOCK_BYTES * 8));
   const inodeTableBlocks = Math.ceil(inodeCount / INODES_PER_BLOCK);
   const journalStart = 1;
@@ -110,7 +114,8 @@ export function decodeSuperblock(b: Uint8Array): Superblock | string {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   if (buf.toString("latin1", 0, 8) !== FS_MAGIC) return "no daxfs superblock (bad magic)";
   const version = buf.readUInt32LE(8);
-  if (version !== FS_VERSION) return `daxfs version ${version} is not supported (this daxsim reads version ${FS_VERSION})`;
+  if (version !== FS_VERSION)
+    return `daxfs version ${version} is not supported (this daxsim reads version ${FS_VERSION})`;
   if (buf.readUInt32LE(SB_CRC_AT) !== crc32(buf.subarray(0, SB_CRC_AT))) return "superblock checksum mismatch";
   const sb: Superblock = {
     sizeBytes: Number(buf.readBigUInt64LE(16)),
@@ -127,7 +132,15 @@ export function decodeSuperblock(b: Uint8Array): Superblock | string {
     uuid: Uint8Array.from(buf.subarray(64, 80)),
   };
   const plan = planLayout(sb.sizeBytes, { inodes: sb.inodeCount, journalBlocks: sb.journalBlocks, uuid: sb.uuid });
-  for (const key of ["blockCount", "bitmapStart", "bitmapBlocks", "inodeTableStart", "inodeTableBlocks", "dataStart", "rootIno"] as const) {
+  for (const key of [
+    "blockCount",
+    "bitmapStart",
+    "bitmapBlocks",
+    "inodeTableStart",
+    "inodeTableBlocks",
+    "dataStart",
+    "rootIno",
+  ] as const) {
     if (plan[key] !== sb[key]) return `superblock field ${key} is ${sb[key]}, layout says ${plan[key]}`;
   }
   return sb;
@@ -153,7 +166,22 @@ export interface Inode {
 }
 
 export function emptyInode(ino: number): Inode {
-  return { ino, mode: 0, nlink: 0, flags: 0, size: 0, blocks: 0, atime: 0, mtime: 0, ctime: 0, generation: 0, parent: 0, direct: new Array<number>(DIRECT_POINTERS).fill(0), indirect: 0, dindirect: 0 };
+  return {
+    ino,
+    mode: 0,
+    nlink: 0,
+    flags: 0,
+    size: 0,
+    blocks: 0,
+    atime: 0,
+    mtime: 0,
+    ctime: 0,
+    generation: 0,
+    parent: 0,
+    direct: new Array<number>(DIRECT_POINTERS).fill(0),
+    indirect: 0,
+    dindirect: 0,
+  };
 }
 
 export function isDir(inode: Inode): boolean {

@@ -16,7 +16,15 @@ export interface OpContext {
 
 export class MediaIo {
   readonly ctx: OpContext = { pid: 0, opId: 0 };
-  private readonly meta: StoreMeta = { source: "unspecified", pid: 0, vaddr: 0, opId: 0, inode: 0, fileOffset: 0, beyondEof: false };
+  private readonly meta: StoreMeta = {
+    source: "unspecified",
+    pid: 0,
+    vaddr: 0,
+    opId: 0,
+    inode: 0,
+    fileOffset: 0,
+    beyondEof: false,
+  };
 
   constructor(readonly dimm: Dimm) {}
 
@@ -38,12 +46,28 @@ export class MediaIo {
   }
 
   /** Cached store: durable once flushed and fenced. */
-  cached(addr: number, data: Uint8Array, source: Source, inode = 0, fileOffset = 0, vaddr = 0, beyondEof = false): void {
+  cached(
+    addr: number,
+    data: Uint8Array,
+    source: Source,
+    inode = 0,
+    fileOffset = 0,
+    vaddr = 0,
+    beyondEof = false,
+  ): void {
     this.dimm.store(addr, data, this.stamp(source, inode, fileOffset, vaddr, beyondEof), true);
   }
 
   /** A user store through a mapping (source mmap), cached or non-temporal. */
-  user(addr: number, data: Uint8Array, nonTemporal: boolean, inode: number, fileOffset: number, vaddr: number, beyondEof: boolean): void {
+  user(
+    addr: number,
+    data: Uint8Array,
+    nonTemporal: boolean,
+    inode: number,
+    fileOffset: number,
+    vaddr: number,
+    beyondEof: boolean,
+  ): void {
     const meta = this.stamp("mmap", inode, fileOffset, vaddr, beyondEof);
     if (nonTemporal) this.dimm.ntStore(addr, data, meta, true);
     else this.dimm.store(addr, data, meta, true);
@@ -77,7 +101,8 @@ export class MediaIo {
       this.cached(addr, data.subarray(0, headEnd - addr), source, inode, fileOffset);
       this.flush(addr, headEnd - addr, "clwb", source);
     }
-    if (tailStart > headEnd) this.nt(headEnd, data.subarray(headEnd - addr, tailStart - addr), source, inode, fileOffset + (headEnd - addr));
+    if (tailStart > headEnd)
+      this.nt(headEnd, data.subarray(headEnd - addr, tailStart - addr), source, inode, fileOffset + (headEnd - addr));
     if (end > tailStart) {
       this.cached(tailStart, data.subarray(tailStart - addr), source, inode, fileOffset + (tailStart - addr));
       this.flush(tailStart, end - tailStart, "clwb", source);

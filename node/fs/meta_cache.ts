@@ -102,7 +102,11 @@ export class MetaCache {
     for (const block of blocks) {
       const [lo, hi] = this.dirty.get(block)!;
       const copy = this.blocks.get(block)!;
-      records.push({ addr: block * BLOCK_BYTES + lo, data: Buffer.from(copy.subarray(lo, hi)), kind: this.kinds.get(block)! });
+      records.push({
+        addr: block * BLOCK_BYTES + lo,
+        data: Buffer.from(copy.subarray(lo, hi)),
+        kind: this.kinds.get(block)!,
+      });
     }
     this.dirty.clear();
     this.dirtyBytes = 0;

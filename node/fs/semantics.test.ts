@@ -117,7 +117,9 @@ describe("S3 private mappings", () => {
     const fd = ok(m.open(1, "/f", CREATE)).value;
     ok(m.write(1, fd, fill(100, 5), 0));
     ok(m.ftruncate(1, fd, 2 * PAGE)); // page 1 is a hole
-    const addr = ok(m.mmap(1, { fd, offset: 0, length: 2 * PAGE, read: true, write: true, shared: false, sync: false })).value;
+    const addr = ok(
+      m.mmap(1, { fd, offset: 0, length: 2 * PAGE, read: true, write: true, shared: false, sync: false }),
+    ).value;
     const free = m.fs.freeBlockCount;
     expect(ok(m.store(1, addr, Buffer.from([9]))).faults).toEqual(["cow"]);
     expect(ok(m.store(1, addr + PAGE, Buffer.from([8]))).faults).toEqual(["cow"]);
@@ -132,7 +134,9 @@ describe("S3 private mappings", () => {
     const { m } = newMachine();
     const fd = ok(m.open(1, "/f", CREATE)).value;
     ok(m.write(1, fd, fill(10, 1), 0));
-    const addr = ok(m.mmap(1, { fd, offset: 0, length: PAGE, read: true, write: true, shared: false, sync: false })).value;
+    const addr = ok(
+      m.mmap(1, { fd, offset: 0, length: PAGE, read: true, write: true, shared: false, sync: false }),
+    ).value;
     expect(ok(m.load(1, addr, 1)).data![0]).toBe(1);
     ok(m.write(1, fd, Buffer.from([4]), 0));
     expect(ok(m.load(1, addr, 1)).data![0]).toBe(4);
@@ -145,7 +149,9 @@ describe("S4 fork", () => {
     const fd = ok(m.open(1, "/f", CREATE)).value;
     ok(m.write(1, fd, fill(2 * PAGE, 0), 0));
     const shared = mapShared(m, fd, PAGE);
-    const priv = ok(m.mmap(1, { fd, offset: PAGE, length: PAGE, read: true, write: true, shared: false, sync: false })).value;
+    const priv = ok(
+      m.mmap(1, { fd, offset: PAGE, length: PAGE, read: true, write: true, shared: false, sync: false }),
+    ).value;
     ok(m.store(1, priv, Buffer.from("P")));
     const child = ok(m.fork(1)).value;
     ok(m.store(child, shared, Buffer.from("c")));
@@ -195,13 +201,19 @@ describe("S5 EOF", () => {
     ok(m.sfence(1));
     m.powerLoss("strict", 3n);
     const fd2 = ok(m.open(1, "/f", RDONLY)).value;
-    const again = ok(m.mmap(1, { fd: fd2, offset: 0, length: PAGE, read: true, write: false, shared: true, sync: false })).value;
+    const again = ok(
+      m.mmap(1, { fd: fd2, offset: 0, length: PAGE, read: true, write: false, shared: true, sync: false }),
+    ).value;
     expect(ok(m.load(1, again + 1000, 4)).data!.toString()).toBe("EFGH"); // H2: still on media
     expect(ok(m.read(1, fd2, 2000, 0)).value).toBe(1000);
   });
 
   it("S5: beyond-EOF bytes are zeroed when the file is extended (zero-on-extend=block), or survive with none", () => {
-    for (const [mode, expected] of [["block", "00000000"], ["none", "45464748"], ["eof", "00000000"]] as const) {
+    for (const [mode, expected] of [
+      ["block", "00000000"],
+      ["none", "45464748"],
+      ["eof", "00000000"],
+    ] as const) {
       const { m } = newMachine({ mount: `zero-on-extend=${mode}` });
       const fd = ok(m.open(1, "/f", CREATE)).value;
       ok(m.write(1, fd, fill(1000, 1), 0));
@@ -337,11 +349,17 @@ describe("S9 errors", () => {
     expect(m.rmdir(1, "/").errno).toBe("EINVAL");
     const ro = ok(m.open(1, "/f", RDONLY)).value;
     expect(m.write(1, ro, Buffer.from("x"), 0).errno).toBe("EBADF");
-    expect(m.mmap(1, { fd: ro, offset: 0, length: PAGE, read: true, write: true, shared: true, sync: false }).errno).toBe("EACCES");
-    expect(m.mmap(1, { fd, offset: 1, length: PAGE, read: true, write: true, shared: true, sync: false }).errno).toBe("EINVAL");
+    expect(
+      m.mmap(1, { fd: ro, offset: 0, length: PAGE, read: true, write: true, shared: true, sync: false }).errno,
+    ).toBe("EACCES");
+    expect(m.mmap(1, { fd, offset: 1, length: PAGE, read: true, write: true, shared: true, sync: false }).errno).toBe(
+      "EINVAL",
+    );
     ok(m.ftruncate(1, fd, PAGE));
     const child = ok(m.fork(1)).value;
-    const roMap = ok(m.mmap(child, { fd, offset: 0, length: PAGE, read: true, write: false, shared: true, sync: false })).value;
+    const roMap = ok(
+      m.mmap(child, { fd, offset: 0, length: PAGE, read: true, write: false, shared: true, sync: false }),
+    ).value;
     expect(m.store(child, roMap, Buffer.from("x")).signal).toBe("SIGSEGV");
     const other = ok(m.fork(1)).value;
     expect(m.load(other, 0x1000, 1).signal).toBe("SIGSEGV");

@@ -34,7 +34,14 @@ describe("xfstests-style sequences", () => {
     ok(m.ftruncate(1, fd, 3000));
     ok(m.ftruncate(1, fd, 2 * PAGE));
     ok(m.fsync(1, fd));
-    checkBeforeAndAfterRemount(m, "/f", expected(2 * PAGE, [[0, 100, 0x58], [100, 2900, 0x61]]));
+    checkBeforeAndAfterRemount(
+      m,
+      "/f",
+      expected(2 * PAGE, [
+        [0, 100, 0x58],
+        [100, 2900, 0x61],
+      ]),
+    );
   });
 
   it("sequence: store past EOF in the last page, then extend with pwrite: block zeroing hides the stale bytes (generic/030-like)", () => {
@@ -45,7 +52,14 @@ describe("xfstests-style sequences", () => {
     ok(m.store(1, addr + 1000, fill(3000, 0x32)));
     ok(m.write(1, fd, fill(10, 0x33), 5000));
     ok(m.fsync(1, fd));
-    checkBeforeAndAfterRemount(m, "/f", expected(5010, [[0, 1000, 0x31], [5000, 10, 0x33]]));
+    checkBeforeAndAfterRemount(
+      m,
+      "/f",
+      expected(5010, [
+        [0, 1000, 0x31],
+        [5000, 10, 0x33],
+      ]),
+    );
   });
 
   it("sequence: punch through a mapped range, store again through the mapping (generic/567-like)", () => {
@@ -58,7 +72,15 @@ describe("xfstests-style sequences", () => {
     const refault = ok(m.store(1, addr + PAGE + 10, fill(4, 0x59)));
     expect(refault.faults).toEqual(["allocated"]);
     ok(m.fsync(1, fd));
-    checkBeforeAndAfterRemount(m, "/f", expected(3 * PAGE, [[0, 2048, 0x58], [PAGE + 10, 4, 0x59], [10240, 2048, 0x58]]));
+    checkBeforeAndAfterRemount(
+      m,
+      "/f",
+      expected(3 * PAGE, [
+        [0, 2048, 0x58],
+        [PAGE + 10, 4, 0x59],
+        [10240, 2048, 0x58],
+      ]),
+    );
   });
 
   it("sequence: zero range over mapped, partly written blocks, with keep-size past EOF", () => {
@@ -122,7 +144,10 @@ describe("nodax (page-cache mode)", () => {
   });
 
   it("nodax: writeback zeroes the post-EOF tail of the EOF page (H1), unlike DAX (H2)", () => {
-    for (const [mount, tail] of [["nodax", "00000000"], ["dax", "62626262"]] as const) {
+    for (const [mount, tail] of [
+      ["nodax", "00000000"],
+      ["dax", "62626262"],
+    ] as const) {
       const { m } = newMachine({ mount });
       const fd = ok(m.open(1, "/f", CREATE)).value;
       ok(m.write(1, fd, fill(1000, 0x61), 0));
@@ -150,7 +175,9 @@ describe("nodax (page-cache mode)", () => {
   it("nodax: MAP_SYNC is refused with EOPNOTSUPP", () => {
     const { m } = newMachine({ mount: "nodax" });
     const fd = ok(m.open(1, "/f", CREATE)).value;
-    expect(m.mmap(1, { fd, offset: 0, length: PAGE, read: true, write: true, shared: true, sync: true }).errno).toBe("EOPNOTSUPP");
+    expect(m.mmap(1, { fd, offset: 0, length: PAGE, read: true, write: true, shared: true, sync: true }).errno).toBe(
+      "EOPNOTSUPP",
+    );
   });
 
   it("dax: no page cache at all and one copy per byte", () => {
@@ -178,11 +205,29 @@ describe("model-based random workload", () => {
   const len = fc.integer({ min: 1, max: 9000 });
   const file = fc.integer({ min: 0, max: 3 });
   const step: fc.Arbitrary<Step> = fc.oneof(
-    { weight: 5, arbitrary: fc.record({ op: fc.constant("write" as const), file, offset: off, length: len, value: fc.integer({ min: 1, max: 255 }) }) },
+    {
+      weight: 5,
+      arbitrary: fc.record({
+        op: fc.constant("write" as const),
+        file,
+        offset: off,
+        length: len,
+        value: fc.integer({ min: 1, max: 255 }),
+      }),
+    },
     { weight: 2, arbitrary: fc.record({ op: fc.constant("truncate" as const), file, size: off }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant("punch" as const), file, offset: off, length: len }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant("zero" as const), file, offset: off, length: len }) },
-    { weight: 3, arbitrary: fc.record({ op: fc.constant("mstore" as const), file, offset: off, length: fc.integer({ min: 1, max: 300 }), value: fc.integer({ min: 1, max: 255 }) }) },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        op: fc.constant("mstore" as const),
+        file,
+        offset: off,
+        length: fc.integer({ min: 1, max: 300 }),
+        value: fc.integer({ min: 1, max: 255 }),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("rename" as const), from: file, to: file }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("unlink" as const), file }) },
     { weight: 1, arbitrary: fc.constant({ op: "remount" as const }) },
@@ -224,7 +269,17 @@ describe("model-based random workload", () => {
             case "zero": {
               const p = path(s.file);
               const before = model.get(p) ?? Buffer.alloc(0);
-              withFd(p, (fd) => ok(m.fallocate(1, fd, s.offset, s.length, s.op === "punch" ? { punchHole: true, keepSize: true } : { zeroRange: true, keepSize: true })));
+              withFd(p, (fd) =>
+                ok(
+                  m.fallocate(
+                    1,
+                    fd,
+                    s.offset,
+                    s.length,
+                    s.op === "punch" ? { punchHole: true, keepSize: true } : { zeroRange: true, keepSize: true },
+                  ),
+                ),
+              );
               const next = Buffer.from(before);
               next.fill(0, Math.min(s.offset, next.length), Math.min(s.offset + s.length, next.length));
               model.set(p, next);

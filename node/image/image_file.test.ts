@@ -9,7 +9,14 @@ import { EventLog, NullSink } from "../events/event_log.js";
 import { Machine } from "../machine.js";
 import type { OpenFlags } from "../machine.js";
 import { StepClock } from "../sim/clock.js";
-import { ImageCorruptError, ImageError, ImageForeignError, ImageNotFoundError, ImageTruncatedError, ImageVersionError } from "./errors.js";
+import {
+  ImageCorruptError,
+  ImageError,
+  ImageForeignError,
+  ImageNotFoundError,
+  ImageTruncatedError,
+  ImageVersionError,
+} from "./errors.js";
 import { IMAGE_HEADER_BYTES, readImage, readImageHeader, writeImage } from "./image_file.js";
 import { machineFromImage, saveImage, shutDown } from "./machine_image.js";
 
@@ -61,7 +68,7 @@ function expectRefused(path: string, cls: new (...args: never[]) => ImageError, 
 }
 
 describe("image file", () => {
-  it("image: crc32 is the IEEE CRC (check value of \"123456789\")", () => {
+  it('image: crc32 is the IEEE CRC (check value of "123456789")', () => {
     expect(crc32(Buffer.from("123456789"))).toBe(0xcbf43926);
     expect(crc32(Buffer.alloc(0))).toBe(0);
   });
@@ -92,7 +99,9 @@ describe("image file", () => {
   it("image: zero chunks are holes (the file is sparse) and its length is header + media", () => {
     const path = join(dir, "sparse.img");
     const chunks = 64;
-    writeImage(path, { dimmSizeBytes: chunks * MiB, persistence: "adr" }, (c) => (c === 5 ? Buffer.alloc(MiB, 7) : c === 9 ? Buffer.alloc(MiB) : undefined));
+    writeImage(path, { dimmSizeBytes: chunks * MiB, persistence: "adr" }, (c) =>
+      c === 5 ? Buffer.alloc(MiB, 7) : c === 9 ? Buffer.alloc(MiB) : undefined,
+    );
     const st = statSync(path);
     expect(st.size).toBe(IMAGE_HEADER_BYTES + chunks * MiB);
     expect(st.blocks * 512).toBeLessThan(4 * MiB); // 1 data chunk + header, not 64 MiB

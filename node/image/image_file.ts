@@ -22,12 +22,29 @@
  * same hash, so a hash pair brackets every image on disk.
  */
 import { createHash } from "node:crypto";
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Persistence } from "../../proto/index.js";
 import { CHUNK_BYTES, DIMM_BYTES_MAX, DIMM_BYTES_MIN, formatSize } from "../dimm/geometry.js";
 import { chunkSha256Of } from "../dimm/state.js";
-import { ImageCorruptError, ImageForeignError, ImageIoError, ImageNotFoundError, ImageTruncatedError, ImageVersionError } from "./errors.js";
+import {
+  ImageCorruptError,
+  ImageForeignError,
+  ImageIoError,
+  ImageNotFoundError,
+  ImageTruncatedError,
+  ImageVersionError,
+} from "./errors.js";
 import { crc32 } from "../checksum.js";
 
 export const IMAGE_HEADER_BYTES = 4096;
@@ -83,19 +100,31 @@ export function encodeHeader(header: ImageHeader): Buffer {
 export function decodeHeader(path: string, b: Buffer): ImageHeader {
   if (b.length < IMAGE_MAGIC.length || !b.subarray(0, IMAGE_MAGIC.length).equals(IMAGE_MAGIC)) {
     const start = [...b.subarray(0, 8)].map((x) => x.toString(16).padStart(2, "0")).join(" ");
-    throw new ImageForeignError(path, `${path} is not a daxsim image: it starts with ${start === "" ? "nothing (empty file)" : start}, not "DAXSIMG"; name an image made by "daxsim mkfs"`);
+    throw new ImageForeignError(
+      path,
+      `${path} is not a daxsim image: it starts with ${start === "" ? "nothing (empty file)" : start}, not "DAXSIMG"; name an image made by "daxsim mkfs"`,
+    );
   }
   if (b.length < IMAGE_HEADER_BYTES) {
-    throw new ImageTruncatedError(path, `${path} is truncated inside its header (${b.length} of ${IMAGE_HEADER_BYTES} bytes); ${REMEDY}`);
+    throw new ImageTruncatedError(
+      path,
+      `${path} is truncated inside its header (${b.length} of ${IMAGE_HEADER_BYTES} bytes); ${REMEDY}`,
+    );
   }
   const stored = b.readUInt32LE(CRC_OFFSET);
   const computed = crc32(b.subarray(0, CRC_OFFSET));
   if (stored !== computed) {
-    throw new ImageCorruptError(path, `${path}: the header checksum does not match (stored 0x${hex32(stored)}, computed 0x${hex32(computed)}): the header is damaged; ${REMEDY}`);
+    throw new ImageCorruptError(
+      path,
+      `${path}: the header checksum does not match (stored 0x${hex32(stored)}, computed 0x${hex32(computed)}): the header is damaged; ${REMEDY}`,
+    );
   }
   const version = b.readUInt32LE(8);
   if (version !== IMAGE_VERSION) {
-    throw new ImageVersionError(path, `${path} is a version ${version} daxsim image; this daxsim reads version ${IMAGE_VERSION} only: use the daxsim that wrote it`);
+    throw new ImageVersionError(
+      path,
+      `${path} is a version ${version} daxsim image; this daxsim reads version ${IMAGE_VERSION} only: use the daxsim that wrote it`,
+    );
   }
   const headerBytes = b.readUInt32LE(12);
   const sizeBig = b.readBigUInt64LE(16);
@@ -113,7 +142,12 @@ export function decodeHeader(path: string, b: Buffer): ImageHeader {
             : undefined;
   // A field can be wrong under a correct CRC only if a buggy writer produced it.
   if (problem !== undefined) throw new ImageCorruptError(path, `${path}: bad header field: ${problem}; ${REMEDY}`);
-  return { version, dimmSizeBytes: Number(sizeBig), persistence: PERSISTENCE_CODES[persistenceCode]!, mediaSha256: Buffer.from(b.subarray(32, 64)) };
+  return {
+    version,
+    dimmSizeBytes: Number(sizeBig),
+    persistence: PERSISTENCE_CODES[persistenceCode]!,
+    mediaSha256: Buffer.from(b.subarray(32, 64)),
+  };
 }
 
 function hex32(n: number): string {
@@ -128,7 +162,12 @@ function openForRead(path: string): number {
     return openSync(path, "r");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new ImageNotFoundError(path, `${path}: no such image file; make one with "daxsim mkfs ${path} --size 64M"`, { cause: error });
+    if (code === "ENOENT")
+      throw new ImageNotFoundError(
+        path,
+        `${path}: no such image file; make one with "daxsim mkfs ${path} --size 64M"`,
+        { cause: error },
+      );
     throw new ImageIoError(path, `${path}: cannot open: ${(error as Error).message}`, { cause: error });
   }
 }
@@ -141,7 +180,9 @@ function readFully(fd: number, path: string, into: Buffer, position: number): nu
     try {
       n = readSync(fd, into, done, into.length - done, position + done);
     } catch (error) {
-      throw new ImageIoError(path, `${path}: read failed at byte ${position + done}: ${(error as Error).message}`, { cause: error });
+      throw new ImageIoError(path, `${path}: read failed at byte ${position + done}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     if (n === 0) break;
     done += n;
@@ -179,10 +220,16 @@ export function readImage(path: string): DimmImage {
     const header = decodeHeader(path, head.subarray(0, headBytes));
     const expected = IMAGE_HEADER_BYTES + header.dimmSizeBytes;
     if (fileBytes < expected) {
-      throw new ImageTruncatedError(path, `${path} is truncated: it has ${fileBytes} bytes, but a ${formatSize(header.dimmSizeBytes)} image has ${expected}; ${REMEDY}`);
+      throw new ImageTruncatedError(
+        path,
+        `${path} is truncated: it has ${fileBytes} bytes, but a ${formatSize(header.dimmSizeBytes)} image has ${expected}; ${REMEDY}`,
+      );
     }
     if (fileBytes > expected) {
-      throw new ImageCorruptError(path, `${path} has ${fileBytes - expected} bytes after the end of its ${formatSize(header.dimmSizeBytes)} media (expected ${expected} bytes in all): something appended to it; ${REMEDY}`);
+      throw new ImageCorruptError(
+        path,
+        `${path} has ${fileBytes - expected} bytes after the end of its ${formatSize(header.dimmSizeBytes)} media (expected ${expected} bytes in all): something appended to it; ${REMEDY}`,
+      );
     }
     const chunkCount = header.dimmSizeBytes / CHUNK_BYTES;
     const chunks: (Buffer | undefined)[] = new Array<Buffer | undefined>(chunkCount).fill(undefined);
@@ -222,9 +269,18 @@ export interface ImageGeometry {
  * over `path`. A crash or error leaves either the old file or the new one, never a mix. Returns the
  * header written.
  */
-export function writeImage(path: string, geometry: ImageGeometry, chunk: (c: number) => Uint8Array | undefined): ImageHeader {
+export function writeImage(
+  path: string,
+  geometry: ImageGeometry,
+  chunk: (c: number) => Uint8Array | undefined,
+): ImageHeader {
   const { dimmSizeBytes, persistence } = geometry;
-  if (!Number.isSafeInteger(dimmSizeBytes) || dimmSizeBytes < DIMM_BYTES_MIN || dimmSizeBytes > DIMM_BYTES_MAX || dimmSizeBytes % CHUNK_BYTES !== 0) {
+  if (
+    !Number.isSafeInteger(dimmSizeBytes) ||
+    dimmSizeBytes < DIMM_BYTES_MIN ||
+    dimmSizeBytes > DIMM_BYTES_MAX ||
+    dimmSizeBytes % CHUNK_BYTES !== 0
+  ) {
     throw new RangeError(`writeImage: DIMM size ${dimmSizeBytes} is not a multiple of 1 MiB in range`);
   }
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
@@ -240,7 +296,8 @@ export function writeImage(path: string, geometry: ImageGeometry, chunk: (c: num
     const chunkCount = dimmSizeBytes / CHUNK_BYTES;
     for (let c = 0; c < chunkCount; c++) {
       const content = chunk(c);
-      if (content !== undefined && content.length !== CHUNK_BYTES) throw new RangeError(`writeImage: chunk ${c} has ${content.length} bytes`);
+      if (content !== undefined && content.length !== CHUNK_BYTES)
+        throw new RangeError(`writeImage: chunk ${c} has ${content.length} bytes`);
       const zero = content === undefined || isZeroChunk(content);
       outer.update(chunkSha256Of(zero ? undefined : content));
       if (!zero) writeFully(fd, path, content, IMAGE_HEADER_BYTES + c * CHUNK_BYTES);
@@ -259,7 +316,9 @@ export function writeImage(path: string, geometry: ImageGeometry, chunk: (c: num
       renameSync(temp, path);
       renamed = true;
     } catch (error) {
-      throw new ImageIoError(path, `${path}: cannot replace it with ${temp}: ${(error as Error).message}`, { cause: error });
+      throw new ImageIoError(path, `${path}: cannot replace it with ${temp}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     syncFolder(dirname(path));
     return header;
@@ -281,7 +340,9 @@ function writeFully(fd: number, path: string, data: Uint8Array, position: number
     try {
       done += writeSync(fd, data, done, data.length - done, position + done);
     } catch (error) {
-      throw new ImageIoError(path, `${path}: write failed at byte ${position + done}: ${(error as Error).message}`, { cause: error });
+      throw new ImageIoError(path, `${path}: write failed at byte ${position + done}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 }

@@ -11,6 +11,15 @@ export {
   ImageTruncatedError,
   ImageVersionError,
 } from "./errors.js";
-export { IMAGE_HEADER_BYTES, IMAGE_VERSION, decodeHeader, encodeHeader, formatMediaHash, readImage, readImageHeader, writeImage } from "./image_file.js";
+export {
+  IMAGE_HEADER_BYTES,
+  IMAGE_VERSION,
+  decodeHeader,
+  encodeHeader,
+  formatMediaHash,
+  readImage,
+  readImageHeader,
+  writeImage,
+} from "./image_file.js";
 export type { DimmImage, ImageGeometry, ImageHeader } from "./image_file.js";
 export { machineFromImage, saveImage, shutDown, syncAllFiles } from "./machine_image.js";

@@ -16,7 +16,10 @@ import type { DimmImage, ImageHeader } from "./image_file.js";
 
 /** A machine whose DIMM holds the image's media, mounted with recovery. */
 export function machineFromImage(image: DimmImage, log: EventLog, mount?: MountOptions): Machine {
-  const options = { dimm: { sizeBytes: image.header.dimmSizeBytes, persistence: image.header.persistence }, ...(mount !== undefined ? { mount } : {}) };
+  const options = {
+    dimm: { sizeBytes: image.header.dimmSizeBytes, persistence: image.header.persistence },
+    ...(mount !== undefined ? { mount } : {}),
+  };
   return Machine.fromMedia(log, options, (c) => image.chunks[c]);
 }
 
@@ -48,7 +51,14 @@ export function syncAllFiles(machine: Machine): number {
         dirs.push(path);
         continue;
       }
-      const opened = machine.open(pid, path, { read: true, write: false, create: false, excl: false, trunc: false, append: false });
+      const opened = machine.open(pid, path, {
+        read: true,
+        write: false,
+        create: false,
+        excl: false,
+        trunc: false,
+        append: false,
+      });
       if (!opened.ok) continue;
       machine.fsync(pid, opened.value);
       machine.close(pid, opened.value);
@@ -71,10 +81,18 @@ export function saveImage(machine: Machine, path: string): ImageHeader {
   const check = machine.fsckDurable();
   if (!check.clean) {
     const first = check.problems[0]!;
-    throw new ImageInconsistentError(path, `${path}: not saved (the file keeps its previous content): after a clean unmount the durable media has ${check.problems.length} fsck problem(s), first ${first.kind}: ${first.message}`);
+    throw new ImageInconsistentError(
+      path,
+      `${path}: not saved (the file keeps its previous content): after a clean unmount the durable media has ${check.problems.length} fsck problem(s), first ${first.kind}: ${first.message}`,
+    );
   }
-  const header = writeImage(path, { dimmSizeBytes: machine.dimm.sizeBytes, persistence: machine.persistence }, (c) => machine.mediaChunk(c));
+  const header = writeImage(path, { dimmSizeBytes: machine.dimm.sizeBytes, persistence: machine.persistence }, (c) =>
+    machine.mediaChunk(c),
+  );
   const own = machine.dimm.mediaSha256();
-  if (!own.equals(header.mediaSha256)) throw new Error(`saveImage: wrote media hash ${header.mediaSha256.toString("hex")} but the DIMM's is ${own.toString("hex")}`);
+  if (!own.equals(header.mediaSha256))
+    throw new Error(
+      `saveImage: wrote media hash ${header.mediaSha256.toString("hex")} but the DIMM's is ${own.toString("hex")}`,
+    );
   return header;
 }

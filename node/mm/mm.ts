@@ -137,14 +137,25 @@ export class MemoryManager implements MappingHooks {
     const file = this.fileOf(proc, req.fd);
     const inode = this.fs.inode(file.ino);
     if (isDir(inode)) throw new FsError("ENODEV", `fd ${req.fd} is a directory`);
-    if (!Number.isSafeInteger(req.length) || req.length <= 0 || req.length > MAP_BYTES_MAX) throw new FsError("EINVAL", `mmap length ${req.length} must be in (0, ${MAP_BYTES_MAX}]`);
-    if (!Number.isSafeInteger(req.offset) || req.offset < 0 || req.offset % PAGE !== 0) throw new FsError("EINVAL", `mmap offset ${req.offset} must be a non-negative multiple of ${PAGE}`);
+    if (!Number.isSafeInteger(req.length) || req.length <= 0 || req.length > MAP_BYTES_MAX)
+      throw new FsError("EINVAL", `mmap length ${req.length} must be in (0, ${MAP_BYTES_MAX}]`);
+    if (!Number.isSafeInteger(req.offset) || req.offset < 0 || req.offset % PAGE !== 0)
+      throw new FsError("EINVAL", `mmap offset ${req.offset} must be a non-negative multiple of ${PAGE}`);
     if (!file.readable) throw new FsError("EACCES", `fd ${req.fd} is not open for reading`);
-    if (req.shared && req.write && !file.writable) throw new FsError("EACCES", `a shared writable mapping needs fd ${req.fd} open for writing`);
+    if (req.shared && req.write && !file.writable)
+      throw new FsError("EACCES", `a shared writable mapping needs fd ${req.fd} open for writing`);
     if (req.sync && !this.fs.options.dax) throw new FsError("EOPNOTSUPP", "MAP_SYNC needs a DAX file (mounted nodax)");
     const pages = Math.ceil(req.length / PAGE);
     const startVpn = this.freeRange(proc, pages);
-    proc.insertVma({ startVpn, pages, write: req.write, shared: req.shared, sync: req.sync, ino: file.ino, pgoff: req.offset / PAGE });
+    proc.insertVma({
+      startVpn,
+      pages,
+      write: req.write,
+      shared: req.shared,
+      sync: req.sync,
+      ino: file.ino,
+      pgoff: req.offset / PAGE,
+    });
     this.fs.ref(file.ino);
     return startVpn * PAGE;
   }
@@ -160,8 +171,10 @@ export class MemoryManager implements MappingHooks {
 
   munmap(pid: number, addr: number, length: number): void {
     const proc = this.process(pid);
-    if (addr % PAGE !== 0 || !Number.isSafeInteger(addr) || addr < 0) throw new FsError("EINVAL", `munmap address ${addr} is not page aligned`);
-    if (!Number.isSafeInteger(length) || length <= 0) throw new FsError("EINVAL", `munmap length ${length} must be positive`);
+    if (addr % PAGE !== 0 || !Number.isSafeInteger(addr) || addr < 0)
+      throw new FsError("EINVAL", `munmap address ${addr} is not page aligned`);
+    if (!Number.isSafeInteger(length) || length <= 0)
+      throw new FsError("EINVAL", `munmap length ${length} must be positive`);
     this.unmapRange(proc, addr / PAGE, Math.ceil(length / PAGE));
   }
 
@@ -191,7 +204,8 @@ export class MemoryManager implements MappingHooks {
     const proc = this.process(pid);
     const vma = proc.findVma(addr / PAGE);
     if (vma === undefined || vma.startVpn * PAGE !== addr) throw new FsError("EFAULT", `no mapping starts at ${addr}`);
-    if (!Number.isSafeInteger(newLength) || newLength <= 0 || newLength > MAP_BYTES_MAX) throw new FsError("EINVAL", `mremap length ${newLength} is out of range`);
+    if (!Number.isSafeInteger(newLength) || newLength <= 0 || newLength > MAP_BYTES_MAX)
+      throw new FsError("EINVAL", `mremap length ${newLength} is out of range`);
     const pages = Math.ceil(newLength / PAGE);
     if (pages <= vma.pages) {
       if (pages < vma.pages) this.unmapRange(proc, vma.startVpn + pages, vma.pages - pages);
@@ -216,7 +230,12 @@ export class MemoryManager implements MappingHooks {
   }
 
   /** msync: MS_ASYNC does nothing (K3); MS_SYNC syncs the mapped file range; MS_INVALIDATE is a no-op for DAX. */
-  msync(pid: number, addr: number, length: number, flags: { sync: boolean; async: boolean; invalidate: boolean }): void {
+  msync(
+    pid: number,
+    addr: number,
+    length: number,
+    flags: { sync: boolean; async: boolean; invalidate: boolean },
+  ): void {
     const proc = this.process(pid);
     if (addr % PAGE !== 0) throw new FsError("EINVAL", `msync address ${addr} is not page aligned`);
     if (flags.sync && flags.async) throw new FsError("EINVAL", "msync: MS_SYNC and MS_ASYNC together");
@@ -267,7 +286,13 @@ export class MemoryManager implements MappingHooks {
     if (tags !== undefined) for (const p of [...tags]) if (p >= first && p <= last) tags.delete(p);
   }
 
-  private unmapFilePages(ino: number, first: number, last: number, evenCows: boolean, keep: (pte: Pte) => boolean): UnmappedPte[] {
+  private unmapFilePages(
+    ino: number,
+    first: number,
+    last: number,
+    evenCows: boolean,
+    keep: (pte: Pte) => boolean,
+  ): UnmappedPte[] {
     const pages = this.rmap.get(ino);
     const out: UnmappedPte[] = [];
     if (pages === undefined) return out;
@@ -289,7 +314,8 @@ export class MemoryManager implements MappingHooks {
     const taken = [...tags].filter((p) => p >= first && p <= last).sort((a, b) => a - b);
     for (const pgoff of taken) {
       tags.delete(pgoff);
-      for (const pte of this.rmap.get(ino)?.get(pgoff) ?? []) if (pte.kind === "pfn" || pte.kind === "pagecache") pte.writable = false;
+      for (const pte of this.rmap.get(ino)?.get(pgoff) ?? [])
+        if (pte.kind === "pfn" || pte.kind === "pagecache") pte.writable = false;
     }
     return taken;
   }
@@ -311,7 +337,13 @@ export class MemoryManager implements MappingHooks {
   // -------------------------------------------------------------------------------------------
   // Faults
 
-  private fault(proc: Process, vaddr: number, write: boolean, outcome: FaultOutcome, details: { ino?: number; pgoff?: number; pfn?: number; sync?: boolean; unmapped?: UnmappedPte[] } = {}): void {
+  private fault(
+    proc: Process,
+    vaddr: number,
+    write: boolean,
+    outcome: FaultOutcome,
+    details: { ino?: number; pgoff?: number; pfn?: number; sync?: boolean; unmapped?: UnmappedPte[] } = {},
+  ): void {
     this.faultsTaken.push(outcome);
     this.log.append({
       kind: "fault",
@@ -349,14 +381,25 @@ export class MemoryManager implements MappingHooks {
     const inode = this.fs.inode(vma.ino);
     if (pgoff * PAGE >= inode.size) {
       this.fault(proc, vaddr, write, "sigbus", { ino: vma.ino, pgoff });
-      throw new SignalError("SIGBUS", `process ${proc.pid}: page ${pgoff} of inode ${vma.ino} is at or past EOF (size ${inode.size})`);
+      throw new SignalError(
+        "SIGBUS",
+        `process ${proc.pid}: page ${pgoff} of inode ${vma.ino} is at or past EOF (size ${inode.size})`,
+      );
     }
     if (!vma.shared) return this.privateFault(proc, vma, vpn, pgoff, write, pte);
     if (!this.fs.options.dax) return this.pageCacheFault(proc, vma, vpn, pgoff, write, pte);
     return this.sharedFault(proc, vma, vpn, pgoff, write, pte);
   }
 
-  private newPte(proc: Process, vpn: number, ino: number, pgoff: number, kind: Pte["kind"], writable: boolean, pfn = 0): Pte {
+  private newPte(
+    proc: Process,
+    vpn: number,
+    ino: number,
+    pgoff: number,
+    kind: Pte["kind"],
+    writable: boolean,
+    pfn = 0,
+  ): Pte {
     const pte: Pte = { pid: proc.pid, vpn, kind, pfn, anon: undefined, page: undefined, writable, ino, pgoff };
     const old = proc.pageTable.get(vpn);
     if (old !== undefined) this.dropPte(old);
@@ -384,13 +427,22 @@ export class MemoryManager implements MappingHooks {
       } catch (error) {
         if (error instanceof FsError && error.errno === "ENOSPC") {
           this.fault(proc, vaddr, true, "sigbus", { ino: vma.ino, pgoff });
-          throw new SignalError("SIGBUS", `process ${proc.pid}: no space to allocate page ${pgoff} of inode ${vma.ino}`);
+          throw new SignalError(
+            "SIGBUS",
+            `process ${proc.pid}: no space to allocate page ${pgoff} of inode ${vma.ino}`,
+          );
         }
         throw error;
       }
       // The zero page is unmapped from every mapping of this page; they refault (S2).
       const noUnmap = this.fs.options.bugs.has("no-zero-page-unmap");
-      const unmapped = this.unmapFilePages(vma.ino, pgoff, pgoff, false, (p) => !noUnmap || (p.pid === proc.pid && p.vpn === vpn));
+      const unmapped = this.unmapFilePages(
+        vma.ino,
+        pgoff,
+        pgoff,
+        false,
+        (p) => !noUnmap || (p.pid === proc.pid && p.vpn === vpn),
+      );
       const sync = vma.sync && this.syncMetadata(vma.ino);
       this.fault(proc, vaddr, true, "allocated", { ino: vma.ino, pgoff, pfn: block, sync, unmapped });
       this.tagDirty(vma.ino, pgoff);
@@ -449,7 +501,14 @@ export class MemoryManager implements MappingHooks {
   }
 
   /** nodax: mappings map page-cache pages; a write fault allocates the block and dirties the page. */
-  private pageCacheFault(proc: Process, vma: Vma, vpn: number, pgoff: number, write: boolean, pte: Pte | undefined): Pte {
+  private pageCacheFault(
+    proc: Process,
+    vma: Vma,
+    vpn: number,
+    pgoff: number,
+    write: boolean,
+    pte: Pte | undefined,
+  ): Pte {
     const vaddr = vpn * PAGE;
     const inode = this.fs.inode(vma.ino);
     if (write) this.fs.reserveJournal();
@@ -487,8 +546,9 @@ export class MemoryManager implements MappingHooks {
 
   private pieces(vaddr: number, length: number, fn: (va: number, off: number, n: number, done: number) => void): void {
     if (!Number.isSafeInteger(vaddr) || vaddr < 0) throw new FsError("EFAULT", `address ${vaddr} is not valid`);
-    if (!Number.isSafeInteger(length) || length <= 0 || length > MAP_BYTES_MAX) throw new FsError("EINVAL", `length ${length} must be positive`);
-    for (let done = 0; done < length; ) {
+    if (!Number.isSafeInteger(length) || length <= 0 || length > MAP_BYTES_MAX)
+      throw new FsError("EINVAL", `length ${length} must be positive`);
+    for (let done = 0; done < length;) {
       const va = vaddr + done;
       const off = va % PAGE;
       const n = Math.min(length - done, PAGE - off);
@@ -534,8 +594,18 @@ export class MemoryManager implements MappingHooks {
     const size = this.fs.inode(pte.ino).size;
     const fileOffset = pte.pgoff * PAGE + off;
     const split = Math.max(0, Math.min(piece.length, size - fileOffset));
-    if (split > 0) this.fs.io.user(pte.pfn * PAGE + off, piece.subarray(0, split), nonTemporal, pte.ino, fileOffset, va, false);
-    if (split < piece.length) this.fs.io.user(pte.pfn * PAGE + off + split, piece.subarray(split), nonTemporal, pte.ino, fileOffset + split, va + split, true);
+    if (split > 0)
+      this.fs.io.user(pte.pfn * PAGE + off, piece.subarray(0, split), nonTemporal, pte.ino, fileOffset, va, false);
+    if (split < piece.length)
+      this.fs.io.user(
+        pte.pfn * PAGE + off + split,
+        piece.subarray(split),
+        nonTemporal,
+        pte.ino,
+        fileOffset + split,
+        va + split,
+        true,
+      );
   }
 
   /** User CLWB/CLFLUSHOPT/CLFLUSH over [vaddr, +length): non-present pages take a read fault first. */

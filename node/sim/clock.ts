@@ -14,7 +14,8 @@ export class StepClock implements Clock {
     private readonly stepNs = 1,
     startNs = 0,
   ) {
-    if (!Number.isSafeInteger(stepNs) || stepNs < 0) throw new RangeError(`stepNs ${stepNs} must be a non-negative integer`);
+    if (!Number.isSafeInteger(stepNs) || stepNs < 0)
+      throw new RangeError(`stepNs ${stepNs} must be a non-negative integer`);
     this.timeNs = startNs;
   }
   now(): number {

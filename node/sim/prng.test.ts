@@ -33,6 +33,7 @@ describe("prng", () => {
   it("prng: seeds parse from decimal and hex up to 2^64-1, anything else is a PrngSeedError", () => {
     expect(parseSeed("18446744073709551615")).toBe((1n << 64n) - 1n);
     expect(parseSeed("0x10")).toBe(16n);
-    for (const bad of ["-1", "1e3", "18446744073709551616", "", "seed"]) expect(() => parseSeed(bad)).toThrow(PrngSeedError);
+    for (const bad of ["-1", "1e3", "18446744073709551616", "", "seed"])
+      expect(() => parseSeed(bad)).toThrow(PrngSeedError);
   });
 });

@@ -77,7 +77,8 @@ export class Prng {
 
   /** Uniform integer in [0, n), without modulo bias. 1 ≤ n ≤ 2^32. */
   below(n: number): number {
-    if (!Number.isInteger(n) || n < 1 || n > 0x1_0000_0000) throw new RangeError(`below(${n}): n must be an integer in [1, 2^32]`);
+    if (!Number.isInteger(n) || n < 1 || n > 0x1_0000_0000)
+      throw new RangeError(`below(${n}): n must be an integer in [1, 2^32]`);
     if (n === 1) return 0;
     const limit = 0x1_0000_0000 - (0x1_0000_0000 % n);
     for (;;) {

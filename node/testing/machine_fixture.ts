@@ -18,7 +18,9 @@ export interface Fixture {
   log: EventLog;
 }
 
-export function newMachine(options: { sizeBytes?: number; mount?: string; persistence?: Persistence; seed?: bigint } = {}): Fixture {
+export function newMachine(
+  options: { sizeBytes?: number; mount?: string; persistence?: Persistence; seed?: bigint } = {},
+): Fixture {
   const sink = new MemorySink();
   const log = new EventLog(sink, new StepClock());
   const m = Machine.format(log, {
@@ -71,6 +73,21 @@ export function eventsSince(sink: MemorySink, seq: number): Event[] {
 }
 
 /** Maps `length` bytes of fd shared and read-write; returns the address. */
-export function mapShared(m: Machine, fd: number, length: number, options: { pid?: number; sync?: boolean; write?: boolean; offset?: number } = {}): number {
-  return ok(m.mmap(options.pid ?? 1, { fd, offset: options.offset ?? 0, length, read: true, write: options.write ?? true, shared: true, sync: options.sync ?? false })).value;
+export function mapShared(
+  m: Machine,
+  fd: number,
+  length: number,
+  options: { pid?: number; sync?: boolean; write?: boolean; offset?: number } = {},
+): number {
+  return ok(
+    m.mmap(options.pid ?? 1, {
+      fd,
+      offset: options.offset ?? 0,
+      length,
+      read: true,
+      write: options.write ?? true,
+      shared: true,
+      sync: options.sync ?? false,
+    }),
+  ).value;
 }

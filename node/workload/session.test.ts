@@ -41,20 +41,43 @@ describe("workload session", () => {
 
   it("session: a malformed op or an unbound variable becomes a record with `error`; nothing throws and later ops run", () => {
     const s = session();
-    const records = s.exec([{ op: "pwrite", fd: "$fd", offset: 0, text: "x" }, { op: "stat", path: "/" }, "junk", { op: "open", path: "/missing", as: "fd" }, { op: "close", fd: "$fd" }, { op: "sync" }]);
+    const records = s.exec([
+      { op: "pwrite", fd: "$fd", offset: 0, text: "x" },
+      { op: "stat", path: "/" },
+      "junk",
+      { op: "open", path: "/missing", as: "fd" },
+      { op: "close", fd: "$fd" },
+      { op: "sync" },
+    ]);
     expect(records.map((r) => r.i)).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(records[0]).toEqual({ i: 0, op: "pwrite", pid: 1, ok: false, value: -1, faults: [], error: `op 0 (pwrite): field "fd": $fd has no value (no earlier op binds it with "as")` });
+    expect(records[0]).toEqual({
+      i: 0,
+      op: "pwrite",
+      pid: 1,
+      ok: false,
+      value: -1,
+      faults: [],
+      error: `op 0 (pwrite): field "fd": $fd has no value (no earlier op binds it with "as")`,
+    });
     expect(records[1]).toMatchObject({ ok: true, info: { type: "dir" } });
-    expect(records[2]).toMatchObject({ op: "?", ok: false, error: `op 2: an op must be an object like {"op": "open", ...}, got "junk"` });
+    expect(records[2]).toMatchObject({
+      op: "?",
+      ok: false,
+      error: `op 2: an op must be an object like {"op": "open", ...}, got "junk"`,
+    });
     expect(records[3]).toMatchObject({ ok: false, errno: "ENOENT" });
-    expect(records[4]!.error).toBe(`op 4 (close): field "fd": $fd has no value (op 3 (open) that binds it failed with ENOENT)`);
+    expect(records[4]!.error).toBe(
+      `op 4 (close): field "fd": $fd has no value (op 3 (open) that binds it failed with ENOENT)`,
+    );
     expect(records[5]).toMatchObject({ ok: true });
   });
 
   it("session: an unbound variable in an expectation is a mismatch that names the op once", () => {
     const s = session();
     const [record] = s.exec([{ op: "stat", path: "/", expect: { size: "$nothing" } }]);
-    expect(record!.mismatch).toBe(`op 0 (stat): field "expect.size": $nothing has no value (no earlier op binds it with "as")`);
+    expect(record!.mismatch).toBe(
+      `op 0 (stat): field "expect.size": $nothing has no value (no earlier op binds it with "as")`,
+    );
   });
 
   it("session: errno and signals are results (S9); a fatal signal kills only that process", () => {
@@ -83,18 +106,34 @@ describe("workload session", () => {
       { op: "pwrite", fd: "$fd", offset: 0, pattern: "0x41", length: 100 },
     ]);
     const check = (raw: Record<string, unknown>): string | undefined => only(s.exec([raw])).mismatch;
-    expect(check({ op: "pread", fd: "$fd", offset: 0, length: 4, expect: { value: 5 } })).toMatch(/^op \d+ \(pread\): expected value 5, got success \(value 4\)$/);
-    expect(check({ op: "pread", fd: "$fd", offset: 0, length: 4, expect: { errno: "EIO" } })).toMatch(/expected errno EIO, got success \(value 4\)/);
-    expect(check({ op: "pread", fd: 99, offset: 0, length: 4, expect: { ok: true } })).toMatch(/expected success, got errno EBADF/);
+    expect(check({ op: "pread", fd: "$fd", offset: 0, length: 4, expect: { value: 5 } })).toMatch(
+      /^op \d+ \(pread\): expected value 5, got success \(value 4\)$/,
+    );
+    expect(check({ op: "pread", fd: "$fd", offset: 0, length: 4, expect: { errno: "EIO" } })).toMatch(
+      /expected errno EIO, got success \(value 4\)/,
+    );
+    expect(check({ op: "pread", fd: 99, offset: 0, length: 4, expect: { ok: true } })).toMatch(
+      /expected success, got errno EBADF/,
+    );
     expect(check({ op: "pread", fd: "$fd", offset: 0, length: 4, expect: { hex: "41414241" } })).toMatch(
       /expected hex 41414241 \(4 bytes\), got 4 bytes that differ first at byte 2: expected 42, got 41 \(got 4141…\)/,
     );
-    expect(check({ op: "pread", fd: "$fd", offset: 98, length: 4, expect: { text: "AAAA" } })).toMatch(/expected text "AAAA" \(4 bytes\), got 2 bytes \(4141\)/);
-    expect(check({ op: "ftruncate", fd: "$fd", size: 50, expect: { size: 100 } })).toMatch(/expected size 100, got size 50/);
-    expect(check({ op: "sync", expect: { size: 1 } })).toMatch(/expected size 1, but the op names no file whose size can be read/);
-    expect(check({ op: "stat", fd: "$fd", expect: { value: "$fd" } })).toMatch(/expected value 3 \(\$fd\), got success \(value 50\)/);
+    expect(check({ op: "pread", fd: "$fd", offset: 98, length: 4, expect: { text: "AAAA" } })).toMatch(
+      /expected text "AAAA" \(4 bytes\), got 2 bytes \(4141\)/,
+    );
+    expect(check({ op: "ftruncate", fd: "$fd", size: 50, expect: { size: 100 } })).toMatch(
+      /expected size 100, got size 50/,
+    );
+    expect(check({ op: "sync", expect: { size: 1 } })).toMatch(
+      /expected size 1, but the op names no file whose size can be read/,
+    );
+    expect(check({ op: "stat", fd: "$fd", expect: { value: "$fd" } })).toMatch(
+      /expected value 3 \(\$fd\), got success \(value 50\)/,
+    );
     expect(check({ op: "mmap", fd: "$fd", length: 4096, as: "m", expect: { value: "$m" } })).toBeUndefined();
-    expect(check({ op: "load", addr: "$m", length: 1, expect: { faults: ["zero-page"] } })).toMatch(/expected faults \[zero-page\], got \[mapped\]/);
+    expect(check({ op: "load", addr: "$m", length: 1, expect: { faults: ["zero-page"] } })).toMatch(
+      /expected faults \[zero-page\], got \[mapped\]/,
+    );
   });
 
   it("session: stopAtFailure ends the batch at the first mismatch", () => {
@@ -135,7 +174,11 @@ describe("workload session", () => {
 
   it("session: remount changes mount options; readdir lists entries", () => {
     const s = session();
-    const [mkdir, remount, readdir] = s.exec([{ op: "mkdir", path: "/d" }, { op: "remount", options: "dax,zero-on-extend=eof" }, { op: "readdir", path: "/" }]);
+    const [mkdir, remount, readdir] = s.exec([
+      { op: "mkdir", path: "/d" },
+      { op: "remount", options: "dax,zero-on-extend=eof" },
+      { op: "readdir", path: "/" },
+    ]);
     expect(mkdir!.ok).toBe(true);
     expect(remount!.info).toMatchObject({ options: { zeroOnExtend: "eof" } });
     expect((readdir!.info as Array<{ name: string }>).map((e) => e.name)).toContain("d");
@@ -145,7 +188,9 @@ describe("workload session", () => {
   it("session: a read longer than the per-op limit is refused before it runs", () => {
     const s = session();
     s.exec([{ op: "open", path: "/f", flags: "O_RDWR|O_CREAT", as: "fd" }]);
-    expect(only(s.exec([{ op: "pread", fd: "$fd", offset: 0, length: "65m" }])).error).toMatch(/field "length": 68157440 is over the 67108864-byte limit of one op/);
+    expect(only(s.exec([{ op: "pread", fd: "$fd", offset: 0, length: "65m" }])).error).toMatch(
+      /field "length": 68157440 is over the 67108864-byte limit of one op/,
+    );
   });
 
   it("session: every example workload in examples/ passes its own expectations", () => {
@@ -158,7 +203,10 @@ describe("workload session", () => {
       const failed = records.filter((r) => r.mismatch !== undefined || r.error !== undefined);
       expect(failed, file).toEqual([]);
       expect(records.length, file).toBe(workload.ops.length);
-      expect(records.some((r) => r.op !== "open" && workload.ops[r.i]!.expect !== undefined), file).toBe(true);
+      expect(
+        records.some((r) => r.op !== "open" && workload.ops[r.i]!.expect !== undefined),
+        file,
+      ).toBe(true);
     }
   });
 });

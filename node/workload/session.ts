@@ -56,7 +56,14 @@ export interface ExecOptions {
 
 /** Ops one exec call may run. */
 export const BATCH_OPS_MAX = 1_000_000;
-const O_RDONLY: OpenFlags = Object.freeze({ read: true, write: false, create: false, excl: false, trunc: false, append: false });
+const O_RDONLY: OpenFlags = Object.freeze({
+  read: true,
+  write: false,
+  create: false,
+  excl: false,
+  trunc: false,
+  append: false,
+});
 
 type FieldValues = { [F in FieldValue as F["kind"]]: F["value"] };
 type FieldOf<K extends FieldValue["kind"]> = FieldValues[K];
@@ -92,7 +99,8 @@ export class WorkloadSession {
 
   /** Runs a batch of raw (JSON) ops; one record each, in order. */
   exec(ops: readonly unknown[], options: ExecOptions = {}): OpRecord[] {
-    if (ops.length > BATCH_OPS_MAX) throw new RangeError(`a batch of ${ops.length} ops is over the ${BATCH_OPS_MAX} limit`);
+    if (ops.length > BATCH_OPS_MAX)
+      throw new RangeError(`a batch of ${ops.length} ops is over the ${BATCH_OPS_MAX} limit`);
     const records: OpRecord[] = [];
     for (const raw of ops) {
       const record = this.execOne(raw);
@@ -124,7 +132,8 @@ export class WorkloadSession {
     try {
       pid = this.resolve(op, "pid", op.pid);
       args = new Map<string, number>();
-      for (const [field, value] of op.fields) if (value.kind === "num") args.set(field, this.resolve(op, field, value.value));
+      for (const [field, value] of op.fields)
+        if (value.kind === "num") args.set(field, this.resolve(op, field, value.value));
     } catch (error) {
       if (!(error instanceof OpRunError)) throw error;
       return { i: op.index, op: op.name, pid, ok: false, value: -1, faults: [], error: error.message };
@@ -134,8 +143,17 @@ export class WorkloadSession {
     try {
       result = this.run(op, pid, args);
     } catch (error) {
-      if (!(error instanceof OpRunError || error instanceof MachineStateError || error instanceof FsCorruptError)) throw error;
-      return { i: op.index, op: op.name, pid, ok: false, value: -1, faults: [], error: `op ${op.index} (${op.name}): ${error.message}` };
+      if (!(error instanceof OpRunError || error instanceof MachineStateError || error instanceof FsCorruptError))
+        throw error;
+      return {
+        i: op.index,
+        op: op.name,
+        pid,
+        ok: false,
+        value: -1,
+        faults: [],
+        error: `op ${op.index} (${op.name}): ${error.message}`,
+      };
     }
     const record = toRecord(op, pid, result);
     if (op.as !== undefined) this.bind(op, record);
@@ -154,11 +172,12 @@ export class WorkloadSession {
     if (expr.ref === undefined) return expr.offset;
     const base = this.vars.get(expr.ref);
     if (base === undefined) {
-      const why = this.unbound.get(expr.ref) ?? "no earlier op binds it with \"as\"";
+      const why = this.unbound.get(expr.ref) ?? 'no earlier op binds it with "as"';
       throw new OpRunError(op, `field "${field}": $${expr.ref} has no value (${why})`);
     }
     const value = base + expr.offset;
-    if (!Number.isSafeInteger(value)) throw new OpRunError(op, `field "${field}": ${expr.text} = ${value} is out of range`);
+    if (!Number.isSafeInteger(value))
+      throw new OpRunError(op, `field "${field}": ${expr.text} = ${value} is out of range`);
     return value;
   }
 
@@ -166,10 +185,14 @@ export class WorkloadSession {
     const name = op.as!;
     if (!record.ok) {
       this.vars.delete(name);
-      this.unbound.set(name, `op ${op.index} (${op.name}) that binds it ${record.error !== undefined ? "did not run" : `failed with ${record.errno ?? record.signal}`}`);
+      this.unbound.set(
+        name,
+        `op ${op.index} (${op.name}) that binds it ${record.error !== undefined ? "did not run" : `failed with ${record.errno ?? record.signal}`}`,
+      );
       return;
     }
-    if (!this.vars.has(name) && this.vars.size >= VARIABLES_MAX) throw new RangeError(`more than ${VARIABLES_MAX} variables`);
+    if (!this.vars.has(name) && this.vars.size >= VARIABLES_MAX)
+      throw new RangeError(`more than ${VARIABLES_MAX} variables`);
     this.vars.set(name, record.value);
     this.unbound.delete(name);
   }
@@ -192,7 +215,8 @@ export class WorkloadSession {
 
   private length(op: ParsedOp, args: Map<string, number>, name = "length"): number {
     const n = args.get(name)!;
-    if (n > OP_DATA_BYTES_MAX) throw new OpRunError(op, `field "${name}": ${n} is over the ${OP_DATA_BYTES_MAX}-byte limit of one op`);
+    if (n > OP_DATA_BYTES_MAX)
+      throw new OpRunError(op, `field "${name}": ${n} is over the ${OP_DATA_BYTES_MAX}-byte limit of one op`);
     return n;
   }
 
@@ -204,7 +228,12 @@ export class WorkloadSession {
       case "spawn":
         return m.spawn();
       case "open":
-        return m.open(pid, this.str(op, "path"), this.field(op, "flags", "flags") ?? O_RDONLY, this.field(op, "mode", "mode") ?? 0o644);
+        return m.open(
+          pid,
+          this.str(op, "path"),
+          this.field(op, "flags", "flags") ?? O_RDONLY,
+          this.field(op, "mode", "mode") ?? 0o644,
+        );
       case "close":
         return m.close(pid, a("fd"));
       case "read":
@@ -220,11 +249,16 @@ export class WorkloadSession {
       case "ftruncate":
         return m.ftruncate(pid, a("fd"), a("size"));
       case "fallocate":
-        return m.fallocate(pid, a("fd"), a("offset"), a("length"), { keepSize: this.field(op, "keep_size", "bool") ?? false });
+        return m.fallocate(pid, a("fd"), a("offset"), a("length"), {
+          keepSize: this.field(op, "keep_size", "bool") ?? false,
+        });
       case "punch":
         return m.fallocate(pid, a("fd"), a("offset"), a("length"), { punchHole: true, keepSize: true });
       case "zero":
-        return m.fallocate(pid, a("fd"), a("offset"), a("length"), { zeroRange: true, keepSize: this.field(op, "keep_size", "bool") ?? false });
+        return m.fallocate(pid, a("fd"), a("offset"), a("length"), {
+          zeroRange: true,
+          keepSize: this.field(op, "keep_size", "bool") ?? false,
+        });
       case "fsync":
         return m.fsync(pid, a("fd"), false);
       case "fdatasync":
@@ -248,14 +282,27 @@ export class WorkloadSession {
       case "mmap": {
         const prot = this.field(op, "prot", "prot") ?? { read: true, write: true };
         const flags = this.field(op, "flags", "mapflags") ?? { shared: true, sync: false };
-        return m.mmap(pid, { fd: a("fd"), offset: args.get("offset") ?? 0, length: a("length"), read: prot.read, write: prot.write, shared: flags.shared, sync: flags.sync });
+        return m.mmap(pid, {
+          fd: a("fd"),
+          offset: args.get("offset") ?? 0,
+          length: a("length"),
+          read: prot.read,
+          write: prot.write,
+          shared: flags.shared,
+          sync: flags.sync,
+        });
       }
       case "munmap":
         return m.munmap(pid, a("addr"), a("length"));
       case "mremap":
         return m.mremap(pid, a("addr"), a("length"), this.field(op, "maymove", "bool") ?? false);
       case "msync":
-        return m.msync(pid, a("addr"), a("length"), this.field(op, "flags", "msyncflags") ?? { sync: true, async: false, invalidate: false });
+        return m.msync(
+          pid,
+          a("addr"),
+          a("length"),
+          this.field(op, "flags", "msyncflags") ?? { sync: true, async: false, invalidate: false },
+        );
       case "load":
         return m.load(pid, a("addr"), this.length(op, args));
       case "store":
@@ -327,7 +374,13 @@ export class WorkloadSession {
   // -------------------------------------------------------------------------------------------
   // Expectations
 
-  private check(op: ParsedOp, e: Expectation, record: OpRecord, data: Buffer | undefined, ino: number | undefined): string | undefined {
+  private check(
+    op: ParsedOp,
+    e: Expectation,
+    record: OpRecord,
+    data: Buffer | undefined,
+    ino: number | undefined,
+  ): string | undefined {
     const got = outcome(record);
     const problems: string[] = [];
     if (record.error !== undefined) return undefined;
@@ -336,13 +389,18 @@ export class WorkloadSession {
     if (e.signal !== undefined && record.signal !== e.signal) problems.push(`expected signal ${e.signal}, got ${got}`);
     if (e.value !== undefined) {
       const want = this.resolveExpected(op, "expect.value", e.value, problems);
-      if (want !== undefined && record.value !== want) problems.push(`expected value ${want}${e.value.ref !== undefined ? ` (${e.value.text})` : ""}, got ${got}`);
+      if (want !== undefined && record.value !== want)
+        problems.push(`expected value ${want}${e.value.ref !== undefined ? ` (${e.value.text})` : ""}, got ${got}`);
     }
     if (e.bytes !== undefined) {
       const difference = compareBytes(e.bytes, data);
-      if (difference !== undefined) problems.push(`expected ${e.bytesFrom} ${preview(e.bytes, e.bytesFrom!)}, ${difference}`);
+      if (difference !== undefined)
+        problems.push(`expected ${e.bytesFrom} ${preview(e.bytes, e.bytesFrom!)}, ${difference}`);
     }
-    if (e.faults !== undefined && (e.faults.length !== record.faults.length || e.faults.some((f, i) => record.faults[i] !== f))) {
+    if (
+      e.faults !== undefined &&
+      (e.faults.length !== record.faults.length || e.faults.some((f, i) => record.faults[i] !== f))
+    ) {
       problems.push(`expected faults [${e.faults.join(", ")}], got [${record.faults.join(", ")}]`);
     }
     if (e.size !== undefined) {
@@ -398,7 +456,8 @@ function outcome(record: OpRecord): string {
 }
 
 function preview(bytes: Buffer, from: "hex" | "text"): string {
-  const shown = from === "hex" ? bytes.subarray(0, 16).toString("hex") : JSON.stringify(bytes.subarray(0, 32).toString("latin1"));
+  const shown =
+    from === "hex" ? bytes.subarray(0, 16).toString("hex") : JSON.stringify(bytes.subarray(0, 32).toString("latin1"));
   return `${shown}${bytes.length > (from === "hex" ? 16 : 32) ? "…" : ""} (${bytes.length} bytes)`;
 }
 
@@ -411,6 +470,7 @@ function compareBytes(want: Buffer, got: Buffer | undefined): string | undefined
       return `got ${got.length} bytes that differ first at byte ${i}: expected ${want[i]!.toString(16).padStart(2, "0")}, got ${got[i]!.toString(16).padStart(2, "0")} (got ${got.subarray(i, i + 16).toString("hex")}…)`;
     }
   }
-  if (want.length !== got.length) return `got ${got.length} bytes (${got.subarray(0, 16).toString("hex")}${got.length > 16 ? "…" : ""})`;
+  if (want.length !== got.length)
+    return `got ${got.length} bytes (${got.subarray(0, 16).toString("hex")}${got.length > 16 ? "…" : ""})`;
   return undefined;
 }

@@ -64,14 +64,18 @@ export function parseWorkload(doc: unknown): Workload {
   } else if (doc !== null && typeof doc === "object") {
     const top = doc as Record<string, unknown>;
     for (const key of Object.keys(top)) {
-      if (!["dimm", "mount", "seed", "ops", "comment"].includes(key)) throw new WorkloadFileError(`unknown top-level field "${key}" (known: dimm, mount, seed, ops, comment)`);
+      if (!["dimm", "mount", "seed", "ops", "comment"].includes(key))
+        throw new WorkloadFileError(`unknown top-level field "${key}" (known: dimm, mount, seed, ops, comment)`);
     }
     if (top.dimm !== undefined) {
       settings.dimm = parseDimm(top.dimm);
       settings.given.dimm = true;
     }
     if (top.mount !== undefined) {
-      if (typeof top.mount !== "string") throw new WorkloadFileError(`"mount" must be a string such as "dax,zero-on-extend=block", got ${describe(top.mount)}`);
+      if (typeof top.mount !== "string")
+        throw new WorkloadFileError(
+          `"mount" must be a string such as "dax,zero-on-extend=block", got ${describe(top.mount)}`,
+        );
       try {
         settings.mount = parseMountOptions(top.mount);
       } catch (error) {
@@ -90,7 +94,8 @@ export function parseWorkload(doc: unknown): Workload {
     throw new WorkloadFileError(`a workload is a JSON array of ops or an object with "ops", got ${describe(doc)}`);
   }
   if (!Array.isArray(rawOps)) throw new WorkloadFileError(`"ops" must be an array, got ${describe(rawOps)}`);
-  if (rawOps.length > BATCH_OPS_MAX) throw new WorkloadFileError(`${rawOps.length} ops is over the limit of ${BATCH_OPS_MAX}`);
+  if (rawOps.length > BATCH_OPS_MAX)
+    throw new WorkloadFileError(`${rawOps.length} ops is over the limit of ${BATCH_OPS_MAX}`);
   const ops: ParsedOp[] = [];
   const errors: WorkloadOpError[] = [];
   rawOps.forEach((raw, index) => {
@@ -104,15 +109,23 @@ export function parseWorkload(doc: unknown): Workload {
   if (errors.length > 0) {
     const shown = errors.slice(0, ERRORS_LISTED_MAX).map((e) => `  ${e.message}`);
     if (errors.length > ERRORS_LISTED_MAX) shown.push(`  … and ${errors.length - ERRORS_LISTED_MAX} more`);
-    throw new WorkloadFileError(`${errors.length} malformed op${errors.length === 1 ? "" : "s"}:\n${shown.join("\n")}`, errors);
+    throw new WorkloadFileError(
+      `${errors.length} malformed op${errors.length === 1 ? "" : "s"}:\n${shown.join("\n")}`,
+      errors,
+    );
   }
   return { settings, rawOps, ops };
 }
 
 function parseDimm(value: unknown): WorkloadSettings["dimm"] {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new WorkloadFileError(`"dimm" must be an object like {"size": "16M", "persistence": "adr"}, got ${describe(value)}`);
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    throw new WorkloadFileError(
+      `"dimm" must be an object like {"size": "16M", "persistence": "adr"}, got ${describe(value)}`,
+    );
   const d = value as Record<string, unknown>;
-  for (const key of Object.keys(d)) if (key !== "size" && key !== "persistence") throw new WorkloadFileError(`unknown field "dimm.${key}" (known: size, persistence)`);
+  for (const key of Object.keys(d))
+    if (key !== "size" && key !== "persistence")
+      throw new WorkloadFileError(`unknown field "dimm.${key}" (known: size, persistence)`);
   let sizeBytes = DEFAULT_DIMM_BYTES;
   if (d.size !== undefined) {
     try {
@@ -124,7 +137,8 @@ function parseDimm(value: unknown): WorkloadSettings["dimm"] {
     }
   }
   const persistence = d.persistence ?? "adr";
-  if (typeof persistence !== "string" || !isPersistence(persistence)) throw new WorkloadFileError(`"dimm.persistence" must be "adr" or "eadr", got ${describe(persistence)}`);
+  if (typeof persistence !== "string" || !isPersistence(persistence))
+    throw new WorkloadFileError(`"dimm.persistence" must be "adr" or "eadr", got ${describe(persistence)}`);
   return { sizeBytes, persistence };
 }
 
@@ -138,10 +152,16 @@ function parseTopSeed(value: unknown): bigint {
       throw error;
     }
   }
-  throw new WorkloadFileError(`"seed" must be a non-negative integer or a decimal/0x-hex string, got ${describe(value)}`);
+  throw new WorkloadFileError(
+    `"seed" must be a non-negative integer or a decimal/0x-hex string, got ${describe(value)}`,
+  );
 }
 
 /** A freshly formatted machine with the workload's DIMM and mount settings. */
 export function machineForWorkload(settings: WorkloadSettings, log: EventLog): Machine {
-  return Machine.format(log, { dimm: { sizeBytes: settings.dimm.sizeBytes, persistence: settings.dimm.persistence }, mount: settings.mount, seed: settings.seed });
+  return Machine.format(log, {
+    dimm: { sizeBytes: settings.dimm.sizeBytes, persistence: settings.dimm.persistence },
+    mount: settings.mount,
+    seed: settings.seed,
+  });
 }

@@ -69,7 +69,7 @@ export function strtoll(s: string): PrefixNumber {
 export function strtoul(s: string): PrefixNumber {
   const { negative, magnitude, consumed } = scanBase0(s);
   if (magnitude > ULONG_MASK) return { value: ULONG_MASK, consumed };
-  return { value: negative ? (-magnitude) & ULONG_MASK : magnitude, consumed };
+  return { value: negative ? -magnitude & ULONG_MASK : magnitude, consumed };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,11 @@ function newMachine(sizeBytes = 16 * MiB): Machine {
 /** xfstests' cycle mount: clean unmount, then a new machine from the durable media, with recovery. */
 function cycleMount(m: Machine): Machine {
   shutDown(m);
-  return Machine.fromMedia(new EventLog(new NullSink(), new StepClock()), { dimm: { sizeBytes: m.dimm.sizeBytes } }, (c) => m.mediaChunk(c));
+  return Machine.fromMedia(
+    new EventLog(new NullSink(), new StepClock()),
+    { dimm: { sizeBytes: m.dimm.sizeBytes } },
+    (c) => m.mediaChunk(c),
+  );
 }
 
 interface Run {
@@ -56,7 +60,7 @@ function contentRuns(m: Machine, path: string): string {
   const data = m.read(1, fd.value, size, 0).data!;
   m.close(1, fd.value);
   const runs: string[] = [];
-  for (let i = 0; i < data.length; ) {
+  for (let i = 0; i < data.length;) {
     let j = i;
     while (j < data.length && data[j] === data[i]) j++;
     const b = data[i]!;
@@ -101,15 +105,44 @@ describe("daxsim io (xfs_io work-alike)", () => {
   it("io: generic/029 — mapped writes against truncate down/up, before and after a cycle mount", () => {
     const cases: Array<{ commands: string[]; expected: string }> = [
       {
-        commands: ["truncate 5120", "pwrite -S 0x58 0 5120", "mmap -rw 0 5120", "mwrite -S 0x5a 2048 3072", "truncate 2048", "truncate 5120", "mwrite -S 0x59 2048 3072", "close"],
+        commands: [
+          "truncate 5120",
+          "pwrite -S 0x58 0 5120",
+          "mmap -rw 0 5120",
+          "mwrite -S 0x5a 2048 3072",
+          "truncate 2048",
+          "truncate 5120",
+          "mwrite -S 0x59 2048 3072",
+          "close",
+        ],
         expected: "X[0,2048) Y[2048,5120)",
       },
       {
-        commands: ["truncate 5120", "pwrite -S 0x58 0 5120", "mmap -rw 0 5120", "mwrite -S 0x5a 2048 3072", "truncate 2048", "mwrite -S 0x57 1024 1024", "truncate 5120", "mwrite -S 0x59 2048 3072", "close"],
+        commands: [
+          "truncate 5120",
+          "pwrite -S 0x58 0 5120",
+          "mmap -rw 0 5120",
+          "mwrite -S 0x5a 2048 3072",
+          "truncate 2048",
+          "mwrite -S 0x57 1024 1024",
+          "truncate 5120",
+          "mwrite -S 0x59 2048 3072",
+          "close",
+        ],
         expected: "X[0,1024) W[1024,2048) Y[2048,5120)",
       },
       {
-        commands: ["truncate 5121", "pwrite -S 0x58 0 5121", "mmap -rw 0 5121", "mwrite -S 0x5a 2047 3071", "truncate 2047", "mwrite -S 0x57 513 1025", "truncate 5121", "mwrite -S 0x59 2047 3071", "close"],
+        commands: [
+          "truncate 5121",
+          "pwrite -S 0x58 0 5121",
+          "mmap -rw 0 5121",
+          "mwrite -S 0x5a 2047 3071",
+          "truncate 2047",
+          "mwrite -S 0x57 513 1025",
+          "truncate 5121",
+          "mwrite -S 0x59 2047 3071",
+          "close",
+        ],
         expected: "X[0,513) W[513,1538) X[1538,2047) Y[2047,5118) \\x00[5118,5121)",
       },
     ];
@@ -128,21 +161,65 @@ describe("daxsim io (xfs_io work-alike)", () => {
   it("io: generic/030 — mapped writes against mremap + truncate down/up", () => {
     const cases: Array<{ commands: string[]; expected: string }> = [
       {
-        commands: ["truncate 5017k", "pwrite -S 0x58 0 5017k", "mmap -rw 0 5017k", "truncate 5020k", "mremap -m 5020k", "mwrite -S 0x57 5017k 3k", "mremap 5017k ", "truncate 5017k", "truncate 5020k", "mremap -m 5020k", "mwrite -S 0x59 5017k 3k", "close"],
+        commands: [
+          "truncate 5017k",
+          "pwrite -S 0x58 0 5017k",
+          "mmap -rw 0 5017k",
+          "truncate 5020k",
+          "mremap -m 5020k",
+          "mwrite -S 0x57 5017k 3k",
+          "mremap 5017k ",
+          "truncate 5017k",
+          "truncate 5020k",
+          "mremap -m 5020k",
+          "mwrite -S 0x59 5017k 3k",
+          "close",
+        ],
         expected: "X[0,5137408) Y[5137408,5140480)",
       },
       {
         commands: [
-          "truncate 5017k", "pwrite -S 0x58 0 5017k", "mmap -rw 0 5017k", "truncate 5020k", "mremap -m 5020k", "mwrite -S 0x57 5017k 3k", "mremap 5017k ", "truncate 5017k",
-          "mwrite -S 0x5a 5016k 1k", "truncate 5020k", "mremap -m 5020k", "mwrite -S 0x59 5017k 3k", "close",
+          "truncate 5017k",
+          "pwrite -S 0x58 0 5017k",
+          "mmap -rw 0 5017k",
+          "truncate 5020k",
+          "mremap -m 5020k",
+          "mwrite -S 0x57 5017k 3k",
+          "mremap 5017k ",
+          "truncate 5017k",
+          "mwrite -S 0x5a 5016k 1k",
+          "truncate 5020k",
+          "mremap -m 5020k",
+          "mwrite -S 0x59 5017k 3k",
+          "close",
         ],
         expected: "X[0,5136384) Z[5136384,5137408) Y[5137408,5140480)",
       },
       {
         commands: [
-          "truncate 5136912", "pwrite -S 0x58 0 5136912", "mmap -rw 0 5136912", "mremap 5136912", "truncate 5136912", "truncate 5139720", "mremap -m 5139720",
-          "mwrite -S 0 5136912 2808", "mwrite -S 0 5136912 2808", "mwrite -S 0 5136912 2808", "mremap 5136912 ", "truncate 5136912", "truncate 5139720", "mremap -m 5139720",
-          "mwrite -S 0 5136912 2808", "mwrite -S 0 5136912 2808", "mwrite -S 0x59 5136912 2808", "truncate 5140480", "mremap 5140480", "msync -s 0 5140480", "mremap 5139720", "munmap", "close",
+          "truncate 5136912",
+          "pwrite -S 0x58 0 5136912",
+          "mmap -rw 0 5136912",
+          "mremap 5136912",
+          "truncate 5136912",
+          "truncate 5139720",
+          "mremap -m 5139720",
+          "mwrite -S 0 5136912 2808",
+          "mwrite -S 0 5136912 2808",
+          "mwrite -S 0 5136912 2808",
+          "mremap 5136912 ",
+          "truncate 5136912",
+          "truncate 5139720",
+          "mremap -m 5139720",
+          "mwrite -S 0 5136912 2808",
+          "mwrite -S 0 5136912 2808",
+          "mwrite -S 0x59 5136912 2808",
+          "truncate 5140480",
+          "mremap 5140480",
+          "msync -s 0 5140480",
+          "mremap 5139720",
+          "munmap",
+          "close",
         ],
         expected: "X[0,5136912) Y[5136912,5139720) \\x00[5139720,5140480)",
       },
@@ -160,7 +237,14 @@ describe("daxsim io (xfs_io work-alike)", () => {
 
   it("io: generic/567 — a punched hole under a live mapping refaults: X[0,2048) Y[2048,10240) X[10240,12288)", () => {
     let m = newMachine();
-    const r = xfsIo(m, { create: true, trunc: true }, ["pwrite -S 0x58 0 12288", "mmap -rw 0 12288", "mwrite -S 0x5a 2048 8192", "fpunch 2048 8192", "mwrite -S 0x59 2048 8192", "close"]);
+    const r = xfsIo(m, { create: true, trunc: true }, [
+      "pwrite -S 0x58 0 12288",
+      "mmap -rw 0 12288",
+      "mwrite -S 0x5a 2048 8192",
+      "fpunch 2048 8192",
+      "mwrite -S 0x59 2048 8192",
+      "close",
+    ]);
     expect(filterXfsIo(r.stdout)).toBe(`wrote 12288/12288 bytes at offset 0\n${RATE}\n`);
     expect(contentRuns(m, "/testfile")).toBe("X[0,2048) Y[2048,10240) X[10240,12288)");
     m = cycleMount(m);
@@ -173,7 +257,8 @@ describe("daxsim io (xfs_io work-alike)", () => {
     m = cycleMount(m);
     // zero fill of the EOF page beyond EOF (8 bytes of file, 4096 mapped)
     const zero = xfsIo(m, { readOnly: true }, ["mmap -r 0 4096", "mread -v 8 4088", "munmap"], ["/file"]);
-    const hexColumn = (line: string): string[] => /^[0-9a-f]{8}: {2}((?:[0-9a-f]{2} )+) /.exec(line)?.[1]!.trim().split(" ") ?? [];
+    const hexColumn = (line: string): string[] =>
+      /^[0-9a-f]{8}: {2}((?:[0-9a-f]{2} )+) /.exec(line)?.[1]!.trim().split(" ") ?? [];
     const dumped = new Set(zero.stdout.split("\n").flatMap(hexColumn));
     expect(zero.stdout.split("\n").length).toBe(256 + 1);
     expect([...dumped]).toEqual(["00"]);
@@ -233,7 +318,14 @@ describe("daxsim io (xfs_io work-alike)", () => {
 
   it("io: mread's chunking quirks: a first chunk of one byte dumps nothing; -r dumps chunks reversed from the end", () => {
     const m = newMachine();
-    const r = xfsIo(m, { create: true }, ["pwrite 0 8192", "mmap -rw 0 8192", "mwrite -S 0x31 0 1", "mwrite -S 0x32 1 1", "mread -v 0 4097", "mread -r -v 0 3"]);
+    const r = xfsIo(m, { create: true }, [
+      "pwrite 0 8192",
+      "mmap -rw 0 8192",
+      "mwrite -S 0x31 0 1",
+      "mwrite -S 0x32 1 1",
+      "mread -v 0 4097",
+      "mread -r -v 0 3",
+    ]);
     const dumps = r.stdout.split("\n").filter((l) => /^[0-9a-f]{8}:/.test(l));
     expect(dumps).toEqual(["00000000:  cd 32 31  .21"]);
   });
@@ -253,8 +345,13 @@ describe("daxsim io (xfs_io work-alike)", () => {
       "falloc 0 20k",
       "stat",
     ]);
-    const stats = r.stdout.split("fd.path").slice(1).map((s) => `fd.path${s}`);
-    expect(stats[0]).toBe('fd.path = "/testfile"\nfd.flags = non-sync,non-direct,read-write\nstat.ino = 2\nstat.type = regular file\nstat.size = 16384\nstat.blocks = 32\n');
+    const stats = r.stdout
+      .split("fd.path")
+      .slice(1)
+      .map((s) => `fd.path${s}`);
+    expect(stats[0]).toBe(
+      'fd.path = "/testfile"\nfd.flags = non-sync,non-direct,read-write\nstat.ino = 2\nstat.type = regular file\nstat.size = 16384\nstat.blocks = 32\n',
+    );
     expect(stats[1]).toMatch(/stat\.size = 16384\nstat\.blocks = 24\n$/);
     expect(stats[2]).toMatch(/stat\.size = 6000\nstat\.blocks = 8\n$/); // block 1 was punched, 2 and 3 truncated away
     expect(stats[3]).toMatch(/stat\.size = 6000\nstat\.blocks = 24\n$/);
@@ -267,7 +364,9 @@ describe("daxsim io (xfs_io work-alike)", () => {
     xfsIo(m, { create: true }, ["pwrite -q 0 100"]);
     const r = xfsIo(m, { readOnly: true }, ["stat -v", "stat -r"]);
     expect(r.stdout).toMatch(/^fd\.path = "\/testfile"\nfd\.flags = non-sync,non-direct,read-only\n/);
-    expect(r.stdout).toMatch(/stat\.atime = \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\nstat\.mtime = .*\nstat\.ctime = .*\n/);
+    expect(r.stdout).toMatch(
+      /stat\.atime = \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\nstat\.mtime = .*\nstat\.ctime = .*\n/,
+    );
     expect(r.stdout).toMatch(/\nstat\.blksize = 4096\nstat\.nlink = 1\n/);
     expect(r.stdout).toMatch(/\nstat\.mode: 0100600\n/);
   });
@@ -278,7 +377,17 @@ describe("daxsim io (xfs_io work-alike)", () => {
     const ro = xfsIo(m, { readOnly: true }, ["pwrite 0 10", "fpunch 0 4k", "fsync"]);
     expect(ro.stderr).toBe("pwrite: Bad file descriptor\nfallocate: Bad file descriptor\n");
     expect(ro.status).toBe(1);
-    const misc = xfsIo(m, {}, ["mread 0 10", "frobnicate", "pwrite 0", "truncate 1q", "pwrite -z 0 1", "mmap -rw 0 4096", "mread 8192 10", "msync 100 10", "mmap -rw 1 4096"]);
+    const misc = xfsIo(m, {}, [
+      "mread 0 10",
+      "frobnicate",
+      "pwrite 0",
+      "truncate 1q",
+      "pwrite -z 0 1",
+      "mmap -rw 0 4096",
+      "mread 8192 10",
+      "msync 100 10",
+      "mmap -rw 1 4096",
+    ]);
     expect(misc.stderr).toBe(
       "no mapped regions, try 'help mmap'\n" +
         'command "frobnicate" not found\n' +
@@ -307,7 +416,14 @@ describe("daxsim io (xfs_io work-alike)", () => {
 
   it("io: powerloss — unsynced pwrite is lost under strict; the file is reopened; fsync'd data stays", () => {
     const m = newMachine();
-    const r = xfsIo(m, { create: true }, ["pwrite -q -S 0x41 0 4k", "fsync", "pwrite -q -S 0x42 4k 4k", "powerloss -p strict", "stat", "pread -v 4094 4"]);
+    const r = xfsIo(m, { create: true }, [
+      "pwrite -q -S 0x41 0 4k",
+      "fsync",
+      "pwrite -q -S 0x42 4k 4k",
+      "powerloss -p strict",
+      "stat",
+      "pread -v 4094 4",
+    ]);
     expect(r.stderr).toBe("");
     expect(r.stdout).toMatch(/stat\.size = 4096\n/);
     expect(filterXfsIo(r.stdout)).toMatch(/00000ffe:  41 41  AA\nread 2\/4 bytes at offset 4094\n/);
@@ -316,10 +432,23 @@ describe("daxsim io (xfs_io work-alike)", () => {
   it("io: powerloss — a store beyond EOF survives when flushed (clwb + sfence) and is lost when not (S5)", () => {
     for (const flush of [true, false]) {
       const m = newMachine();
-      const commands = ["pwrite -q -S 0x41 0 10", "fsync", "mmap -rw 0 4096", "mwrite -S 0x5a 100 4", ...(flush ? ["clwb 64 64", "sfence"] : []), "powerloss -p strict -s 3", "mmap -r 0 4096", "mread -v 96 16"];
+      const commands = [
+        "pwrite -q -S 0x41 0 10",
+        "fsync",
+        "mmap -rw 0 4096",
+        "mwrite -S 0x5a 100 4",
+        ...(flush ? ["clwb 64 64", "sfence"] : []),
+        "powerloss -p strict -s 3",
+        "mmap -r 0 4096",
+        "mread -v 96 16",
+      ];
       const r = xfsIo(m, { create: true }, commands);
       expect(r.stderr).toBe("");
-      expect(r.stdout).toBe(flush ? "00000060:  00 00 00 00 5a 5a 5a 5a 00 00 00 00 00 00 00 00  ....ZZZZ........\n" : "00000060:  00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................\n");
+      expect(r.stdout).toBe(
+        flush
+          ? "00000060:  00 00 00 00 5a 5a 5a 5a 00 00 00 00 00 00 00 00  ....ZZZZ........\n"
+          : "00000060:  00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................\n",
+      );
       expect(contentRuns(m, "/testfile")).toBe("A[0,10)");
     }
   });

@@ -39,7 +39,14 @@ export interface OpenOptions {
   direct: boolean;
 }
 
-export const DEFAULT_OPEN_OPTIONS: Readonly<OpenOptions> = Object.freeze({ readOnly: false, create: false, trunc: false, append: false, sync: false, direct: false });
+export const DEFAULT_OPEN_OPTIONS: Readonly<OpenOptions> = Object.freeze({
+  readOnly: false,
+  create: false,
+  trunc: false,
+  append: false,
+  sync: false,
+  direct: false,
+});
 
 interface FileEntry {
   name: string;
@@ -248,7 +255,14 @@ export class XfsIo {
   }
 
   private openFile(name: string, flags: OpenOptions, mode: number): FileEntry | undefined {
-    const request: OpenFlags = { read: true, write: !flags.readOnly, create: flags.create, excl: false, trunc: flags.trunc, append: flags.append };
+    const request: OpenFlags = {
+      read: true,
+      write: !flags.readOnly,
+      create: flags.create,
+      excl: false,
+      trunc: flags.trunc,
+      append: flags.append,
+    };
     let result = this.machine.open(this.pid, this.machinePath(name), request, mode);
     let effective = flags;
     if (!result.ok && result.errno === "EISDIR" && !flags.readOnly) {
@@ -273,8 +287,10 @@ export class XfsIo {
     const relative = offset - m.offset;
     if (offset < m.offset) complaint = `offset (${offset}) is before start of mapping (${m.offset})`;
     else if (relative > m.length) complaint = `offset (${relative}) is beyond end of mapping (${m.offset})`;
-    else if (relative + length > m.offset + m.length) complaint = `range (${offset}:${relative}) is beyond mapping (${m.offset}:${m.length})`;
-    else if (pageAlign && (m.addr + relative) % PAGE_BYTES !== 0) complaint = `offset address (0x${(m.addr + relative).toString(16)}) is not page aligned`;
+    else if (relative + length > m.offset + m.length)
+      complaint = `range (${offset}:${relative}) is beyond mapping (${m.offset}:${m.length})`;
+    else if (pageAlign && (m.addr + relative) % PAGE_BYTES !== 0)
+      complaint = `offset address (0x${(m.addr + relative).toString(16)}) is not page aligned`;
     if (complaint === undefined) return m.addr + relative;
     this.out(`${complaint}\n`);
     this.exitCode = 1;
@@ -286,13 +302,18 @@ export class XfsIo {
    * against the current mapping: the range and its address, or undefined once the usage line or
    * the complaint is printed.
    */
-  private mappedRange(operands: string[], spec: CommandSpec, pageAlign: boolean): { offset: number; length: number; addr: number } | undefined {
+  private mappedRange(
+    operands: string[],
+    spec: CommandSpec,
+    pageAlign: boolean,
+  ): { offset: number; length: number; addr: number } | undefined {
     const m = this.mapping!;
     if (operands.length !== 0 && operands.length !== 2) {
       this.usage(spec);
       return undefined;
     }
-    const range = operands.length === 0 ? { offset: m.offset, length: m.length } : this.offsetLength(operands[0]!, operands[1]!);
+    const range =
+      operands.length === 0 ? { offset: m.offset, length: m.length } : this.offsetLength(operands[0]!, operands[1]!);
     if (range === undefined) return undefined;
     const addr = this.mappingRange(range.offset, range.length, pageAlign);
     return addr === undefined ? undefined : { ...range, addr };
@@ -330,7 +351,9 @@ export class XfsIo {
     this.maps.forEach((m, i) => {
       const b = i === this.mapIndex;
       const prot = `${m.prot.read ? "r" : "-"}${m.prot.write ? "w" : "-"}${m.prot.exec ? "x" : "-"}${m.sync ? " S" : ""}`;
-      this.out(`${b ? "[" : " "}${String(i).padStart(3, "0")}${b ? "]" : " "} 0x${m.addr.toString(16)} - 0x${(m.addr + m.length).toString(16)} ${prot}  ${m.name.padStart(14)} (${m.offset} : ${m.length})\n`);
+      this.out(
+        `${b ? "[" : " "}${String(i).padStart(3, "0")}${b ? "]" : " "} 0x${m.addr.toString(16)} - 0x${(m.addr + m.length).toString(16)} ${prot}  ${m.name.padStart(14)} (${m.offset} : ${m.length})\n`,
+      );
     });
   }
 
@@ -342,24 +365,183 @@ export class XfsIo {
     const mapped = { nofileOk: true, nomapOk: false, oneshot: false };
     const anywhere = { nofileOk: true, nomapOk: true, oneshot: true };
     const table: CommandSpec[] = [
-      { name: "open", alt: "o", argmin: 0, argmax: -1, ...anywhere, args: "[-acdfrst] [-m mode] [path]", oneline: "open the file specified by path", run: (a) => this.openCommand(a) },
-      { name: "close", alt: "c", argmin: 0, argmax: 0, ...io, oneshot: true, args: "", oneline: "close the current open file", run: () => this.closeCommand() },
-      { name: "pwrite", alt: "w", argmin: 2, argmax: -1, ...io, args: "[-b bs] [-S seed] [-wW] [-qC] off len", oneline: "writes a number of bytes at a specified offset", run: (a) => this.pwrite(a) },
-      { name: "pread", alt: "r", argmin: 2, argmax: -1, ...io, args: "[-b bs] [-v] [-qC] off len", oneline: "reads a number of bytes at a specified offset", run: (a) => this.pread(a) },
-      { name: "mmap", alt: "mm", argmin: 0, argmax: -1, ...anywhere, args: "[N] | [-rwxS] [-s size] [off len]", oneline: "mmap a range in the current file, show mappings", run: (a) => this.mmap(a) },
-      { name: "mread", alt: "mr", argmin: 0, argmax: -1, ...mapped, args: "[-f|-v] [-r] [off len]", oneline: "reads data from a region in the current memory mapping", run: (a) => this.mread(a) },
-      { name: "mwrite", alt: "mw", argmin: 0, argmax: -1, ...mapped, args: "[-r] [-S seed] [off len]", oneline: "writes data into a region in the current memory mapping", run: (a) => this.mwrite(a) },
-      { name: "msync", alt: "ms", argmin: 0, argmax: -1, ...mapped, args: "[-ais] [off len]", oneline: "flush a region in the current memory mapping", run: (a) => this.msync(a) },
-      { name: "munmap", alt: "mu", argmin: 0, argmax: 0, ...mapped, args: "", oneline: "unmaps the current memory mapping", run: () => this.munmap() },
-      { name: "mremap", alt: "mrm", argmin: 1, argmax: 3, ...mapped, args: "[-m] newsize", oneline: "alters the size of the current memory mapping", run: (a) => this.mremap(a) },
-      { name: "truncate", alt: "t", argmin: 1, argmax: 1, ...io, args: "off", oneline: "truncates the current file at the given offset", run: (a) => this.truncate(a) },
-      { name: "falloc", argmin: 2, argmax: -1, ...io, args: "[-k] [-p] off len", oneline: "allocates space associated with part of a file via fallocate", run: (a) => this.falloc(a) },
-      { name: "fpunch", argmin: 2, argmax: 2, ...io, args: "off len", oneline: "de-allocates space associated with part of a file via fallocate", run: (a) => this.fpunch(a) },
-      { name: "fzero", argmin: 2, argmax: 3, ...io, args: "[-k] off len", oneline: "zeroes space and eliminates holes by preallocating", run: (a) => this.fzero(a) },
-      { name: "fsync", alt: "s", argmin: 0, argmax: 0, ...io, args: "", oneline: "calls fsync(2) to flush all in-core file state to disk", run: () => this.fsync(false) },
-      { name: "fdatasync", alt: "ds", argmin: 0, argmax: 0, ...io, args: "", oneline: "calls fdatasync(2) to flush the files in-core data to disk", run: () => this.fsync(true) },
-      { name: "stat", argmin: 0, argmax: 1, ...io, args: "[-v|-r]", oneline: "statistics on the currently open file", run: (a) => this.stat(a) },
-      { name: "quit", alt: "q", argmin: 0, argmax: 0, ...anywhere, args: "", oneline: "exit the program", run: () => 1 },
+      {
+        name: "open",
+        alt: "o",
+        argmin: 0,
+        argmax: -1,
+        ...anywhere,
+        args: "[-acdfrst] [-m mode] [path]",
+        oneline: "open the file specified by path",
+        run: (a) => this.openCommand(a),
+      },
+      {
+        name: "close",
+        alt: "c",
+        argmin: 0,
+        argmax: 0,
+        ...io,
+        oneshot: true,
+        args: "",
+        oneline: "close the current open file",
+        run: () => this.closeCommand(),
+      },
+      {
+        name: "pwrite",
+        alt: "w",
+        argmin: 2,
+        argmax: -1,
+        ...io,
+        args: "[-b bs] [-S seed] [-wW] [-qC] off len",
+        oneline: "writes a number of bytes at a specified offset",
+        run: (a) => this.pwrite(a),
+      },
+      {
+        name: "pread",
+        alt: "r",
+        argmin: 2,
+        argmax: -1,
+        ...io,
+        args: "[-b bs] [-v] [-qC] off len",
+        oneline: "reads a number of bytes at a specified offset",
+        run: (a) => this.pread(a),
+      },
+      {
+        name: "mmap",
+        alt: "mm",
+        argmin: 0,
+        argmax: -1,
+        ...anywhere,
+        args: "[N] | [-rwxS] [-s size] [off len]",
+        oneline: "mmap a range in the current file, show mappings",
+        run: (a) => this.mmap(a),
+      },
+      {
+        name: "mread",
+        alt: "mr",
+        argmin: 0,
+        argmax: -1,
+        ...mapped,
+        args: "[-f|-v] [-r] [off len]",
+        oneline: "reads data from a region in the current memory mapping",
+        run: (a) => this.mread(a),
+      },
+      {
+        name: "mwrite",
+        alt: "mw",
+        argmin: 0,
+        argmax: -1,
+        ...mapped,
+        args: "[-r] [-S seed] [off len]",
+        oneline: "writes data into a region in the current memory mapping",
+        run: (a) => this.mwrite(a),
+      },
+      {
+        name: "msync",
+        alt: "ms",
+        argmin: 0,
+        argmax: -1,
+        ...mapped,
+        args: "[-ais] [off len]",
+        oneline: "flush a region in the current memory mapping",
+        run: (a) => this.msync(a),
+      },
+      {
+        name: "munmap",
+        alt: "mu",
+        argmin: 0,
+        argmax: 0,
+        ...mapped,
+        args: "",
+        oneline: "unmaps the current memory mapping",
+        run: () => this.munmap(),
+      },
+      {
+        name: "mremap",
+        alt: "mrm",
+        argmin: 1,
+        argmax: 3,
+        ...mapped,
+        args: "[-m] newsize",
+        oneline: "alters the size of the current memory mapping",
+        run: (a) => this.mremap(a),
+      },
+      {
+        name: "truncate",
+        alt: "t",
+        argmin: 1,
+        argmax: 1,
+        ...io,
+        args: "off",
+        oneline: "truncates the current file at the given offset",
+        run: (a) => this.truncate(a),
+      },
+      {
+        name: "falloc",
+        argmin: 2,
+        argmax: -1,
+        ...io,
+        args: "[-k] [-p] off len",
+        oneline: "allocates space associated with part of a file via fallocate",
+        run: (a) => this.falloc(a),
+      },
+      {
+        name: "fpunch",
+        argmin: 2,
+        argmax: 2,
+        ...io,
+        args: "off len",
+        oneline: "de-allocates space associated with part of a file via fallocate",
+        run: (a) => this.fpunch(a),
+      },
+      {
+        name: "fzero",
+        argmin: 2,
+        argmax: 3,
+        ...io,
+        args: "[-k] off len",
+        oneline: "zeroes space and eliminates holes by preallocating",
+        run: (a) => this.fzero(a),
+      },
+      {
+        name: "fsync",
+        alt: "s",
+        argmin: 0,
+        argmax: 0,
+        ...io,
+        args: "",
+        oneline: "calls fsync(2) to flush all in-core file state to disk",
+        run: () => this.fsync(false),
+      },
+      {
+        name: "fdatasync",
+        alt: "ds",
+        argmin: 0,
+        argmax: 0,
+        ...io,
+        args: "",
+        oneline: "calls fdatasync(2) to flush the files in-core data to disk",
+        run: () => this.fsync(true),
+      },
+      {
+        name: "stat",
+        argmin: 0,
+        argmax: 1,
+        ...io,
+        args: "[-v|-r]",
+        oneline: "statistics on the currently open file",
+        run: (a) => this.stat(a),
+      },
+      {
+        name: "quit",
+        alt: "q",
+        argmin: 0,
+        argmax: 0,
+        ...anywhere,
+        args: "",
+        oneline: "exit the program",
+        run: () => 1,
+      },
       // daxsim extensions: user-space persistence instructions on the current mapping, and power loss.
       ...(["clwb", "clflushopt", "clflush"] as const).map((kind) => ({
         name: kind,
@@ -371,8 +553,24 @@ export class XfsIo {
         oneline: `${kind} every cache line of a range of the current mapping`,
         run: (a: string[]) => this.flushCommand(a, kind),
       })),
-      { name: "sfence", argmin: 0, argmax: 0, ...anywhere, args: "", oneline: "store fence: flushed lines and non-temporal stores become durable", run: () => this.sfence() },
-      { name: "powerloss", argmin: 0, argmax: 4, ...anywhere, args: "[-p strict|random|torn|eadr-like] [-s seed]", oneline: "lose power, remount with recovery, reopen the files", run: (a) => this.powerloss(a) },
+      {
+        name: "sfence",
+        argmin: 0,
+        argmax: 0,
+        ...anywhere,
+        args: "",
+        oneline: "store fence: flushed lines and non-temporal stores become durable",
+        run: () => this.sfence(),
+      },
+      {
+        name: "powerloss",
+        argmin: 0,
+        argmax: 4,
+        ...anywhere,
+        args: "[-p strict|random|torn|eadr-like] [-s seed]",
+        oneline: "lose power, remount with recovery, reopen the files",
+        run: (a) => this.powerloss(a),
+      },
     ];
     return table;
   }
@@ -448,7 +646,10 @@ export class XfsIo {
         `stat.ino = ${st.ino}`,
         `stat.size = ${st.size}`,
         `stat.blocks = ${st.blocks}`,
-        ...(["atime", "ctime", "mtime"] as const).flatMap((t) => [`stat.${t}.tv_sec = ${seconds(st[t])}`, `stat.${t}.tv_nsec = ${st[t] % 1e9}`]),
+        ...(["atime", "ctime", "mtime"] as const).flatMap((t) => [
+          `stat.${t}.tv_sec = ${seconds(st[t])}`,
+          `stat.${t}.tv_nsec = ${st[t] % 1e9}`,
+        ]),
         "stat.rdev_major = 0",
         "stat.rdev_minor = 0",
         "stat.dev_major = 0",
@@ -459,7 +660,9 @@ export class XfsIo {
     }
     const f = file.flags;
     this.out(`fd.path = "${file.name}"\n`);
-    this.out(`fd.flags = ${f.sync ? "sync" : "non-sync"},${f.direct ? "direct" : "non-direct"},${f.readOnly ? "read-only" : "read-write"}${f.append ? ",append-only" : ""}\n`);
+    this.out(
+      `fd.flags = ${f.sync ? "sync" : "non-sync"},${f.direct ? "direct" : "non-direct"},${f.readOnly ? "read-only" : "read-write"}${f.append ? ",append-only" : ""}\n`,
+    );
     this.out(`stat.ino = ${st.ino}\n`);
     this.out(`stat.type = ${st.type === "dir" ? "directory" : "regular file"}\n`);
     this.out(`stat.size = ${st.size}\n`);
@@ -592,7 +795,9 @@ export class XfsIo {
     const spec = this.spec("mmap");
     if (argv.length <= 2) {
       if (this.mapping === undefined) {
-        this.err(this.file !== undefined ? "no mapped regions, try 'help mmap'\n" : "no files are open, try 'help open'\n");
+        this.err(
+          this.file !== undefined ? "no mapped regions, try 'help mmap'\n" : "no files are open, try 'help open'\n",
+        );
         return 0;
       }
       if (argv.length === 1) {
@@ -633,7 +838,15 @@ export class XfsIo {
     if (range === undefined) return 0;
     const file = this.file;
     // PROT_EXEC implies PROT_READ on x86.
-    const result = this.machine.mmap(this.pid, { fd: file.fd, offset: range.offset, length: range.length, read: prot.read || prot.exec, write: prot.write, shared: true, sync });
+    const result = this.machine.mmap(this.pid, {
+      fd: file.fd,
+      offset: range.offset,
+      length: range.length,
+      read: prot.read || prot.exec,
+      write: prot.write,
+      shared: true,
+      sync,
+    });
     if (!this.ok(result, "mmap")) return 0;
     if (this.maps.length >= TABLE_ENTRIES_MAX) throw new Error(`more than ${TABLE_ENTRIES_MAX} mappings`);
     this.maps.push({ addr: result.value, length: range.length, offset: range.offset, name: file.name, prot, sync });
@@ -668,9 +881,11 @@ export class XfsIo {
     const dumps = first !== 1;
     const chunks: Array<{ from: number; n: number }> = [];
     if (!reverse) {
-      for (let from = 0, n = first; from < range.length; from += n, n = PAGE_BYTES) chunks.push({ from, n: Math.min(n, range.length - from) });
+      for (let from = 0, n = first; from < range.length; from += n, n = PAGE_BYTES)
+        chunks.push({ from, n: Math.min(n, range.length - from) });
     } else {
-      for (let end = range.length, n = first; end > 0; end -= n, n = PAGE_BYTES) chunks.push({ from: Math.max(0, end - n), n: Math.min(n, end) });
+      for (let end = range.length, n = first; end > 0; end -= n, n = PAGE_BYTES)
+        chunks.push({ from: Math.max(0, end - n), n: Math.min(n, end) });
     }
     for (const { from, n } of chunks) {
       const result = this.machine.load(this.pid, start + from, n);
@@ -708,7 +923,7 @@ export class XfsIo {
       return 0;
     }
     // Backwards, one page piece at a time, so pages fault in the order xfs_io's loop touches them.
-    for (let end = start + range.length; end > start; ) {
+    for (let end = start + range.length; end > start;) {
       const from = Math.max(start, end % PAGE_BYTES === 0 ? end - PAGE_BYTES : end - (end % PAGE_BYTES));
       if (!this.ok(this.machine.store(this.pid, from, Buffer.alloc(end - from, seed)), "mwrite")) return 0;
       end = from;
@@ -786,14 +1001,26 @@ export class XfsIo {
     }
     const range = this.offsetLength(g.operands[0]!, g.operands[1]!);
     if (range === undefined) return 0;
-    this.ok(this.machine.fallocate(this.pid, this.file!.fd, range.offset, range.length, punchHole ? { punchHole: true, keepSize: true } : { keepSize }), "fallocate");
+    this.ok(
+      this.machine.fallocate(
+        this.pid,
+        this.file!.fd,
+        range.offset,
+        range.length,
+        punchHole ? { punchHole: true, keepSize: true } : { keepSize },
+      ),
+      "fallocate",
+    );
     return 0;
   }
 
   private fpunch(argv: string[]): number {
     const range = this.offsetLength(argv[1]!, argv[2]!);
     if (range === undefined) return 0;
-    this.ok(this.machine.fallocate(this.pid, this.file!.fd, range.offset, range.length, { punchHole: true, keepSize: true }), "fallocate");
+    this.ok(
+      this.machine.fallocate(this.pid, this.file!.fd, range.offset, range.length, { punchHole: true, keepSize: true }),
+      "fallocate",
+    );
     return 0;
   }
 
@@ -805,7 +1032,10 @@ export class XfsIo {
     const range = this.offsetLength(g.operands[0]!, g.operands[1]!);
     if (range === undefined) return 0;
     const keepSize = g.options.length > 0;
-    this.ok(this.machine.fallocate(this.pid, this.file!.fd, range.offset, range.length, { zeroRange: true, keepSize }), "fallocate");
+    this.ok(
+      this.machine.fallocate(this.pid, this.file!.fd, range.offset, range.length, { zeroRange: true, keepSize }),
+      "fallocate",
+    );
     return 0;
   }
 

@@ -34,9 +34,18 @@ describe("xfs_io formats", () => {
   });
 
   it("xfs_io: getopt permutes options after operands, clusters flags, and reports errors as glibc", () => {
-    expect(getopt(["pwrite", "-S", "0x58", "0", "5120"], "b:S:")).toEqual({ options: [{ opt: "S", arg: "0x58" }], operands: ["0", "5120"] });
-    expect(getopt(["mmap", "-rw", "0", "4k"], "rwxS")).toEqual({ options: [{ opt: "r" }, { opt: "w" }], operands: ["0", "4k"] });
-    expect(getopt(["pwrite", "0", "4k", "-S0x41"], "S:")).toEqual({ options: [{ opt: "S", arg: "0x41" }], operands: ["0", "4k"] });
+    expect(getopt(["pwrite", "-S", "0x58", "0", "5120"], "b:S:")).toEqual({
+      options: [{ opt: "S", arg: "0x58" }],
+      operands: ["0", "5120"],
+    });
+    expect(getopt(["mmap", "-rw", "0", "4k"], "rwxS")).toEqual({
+      options: [{ opt: "r" }, { opt: "w" }],
+      operands: ["0", "4k"],
+    });
+    expect(getopt(["pwrite", "0", "4k", "-S0x41"], "S:")).toEqual({
+      options: [{ opt: "S", arg: "0x41" }],
+      operands: ["0", "4k"],
+    });
     expect(getopt(["pread", "--", "-1", "2"], "v")).toEqual({ options: [], operands: ["-1", "2"] });
     expect(getopt(["pread", "-z", "0", "1"], "v").error).toBe("pread: invalid option -- 'z'");
     expect(getopt(["pwrite", "0", "1", "-S"], "S:").error).toBe("pwrite: option requires an argument -- 'S'");
@@ -71,13 +80,19 @@ describe("xfs_io formats", () => {
     expect(timeval(0)).toEqual({ sec: 0, usec: 1 });
     expect(timeval(2_500_000_000)).toEqual({ sec: 2, usec: 500000 });
     const text = reportIoTimes("wrote", { sec: 0, usec: 2 }, 0, 5120, 5120, 2, false);
-    expect(text).toBe("wrote 5120/5120 bytes at offset 0\n5 KiB, 2 ops; 0.0000 sec (2.384 GiB/sec and 1000000.0000 ops/sec)\n");
+    expect(text).toBe(
+      "wrote 5120/5120 bytes at offset 0\n5 KiB, 2 ops; 0.0000 sec (2.384 GiB/sec and 1000000.0000 ops/sec)\n",
+    );
     const filtered = text.replace(
       /[0-9/.]* [GMKiBbytes]*, [0-9]* ops; [0-9/:. sec]* \([infa0-9/.-]* [EPGMKiBbytes]*\/sec and [infa0-9/.-]* ops\/sec\)/,
       "XXX Bytes, X ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)",
     );
-    expect(filtered).toBe("wrote 5120/5120 bytes at offset 0\nXXX Bytes, X ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)\n");
-    expect(reportIoTimes("read", { sec: 0, usec: 4 }, 8, 16, 16, 1, true)).toBe("16,1,0:00:00.00,4000000.000,250000.000\n");
+    expect(filtered).toBe(
+      "wrote 5120/5120 bytes at offset 0\nXXX Bytes, X ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)\n",
+    );
+    expect(reportIoTimes("read", { sec: 0, usec: 4 }, 8, 16, 16, 1, true)).toBe(
+      "16,1,0:00:00.00,4000000.000,250000.000\n",
+    );
   });
 
   it("xfs_io: dump_buffer lines: offset, 16 hex bytes, then letters and digits", () => {

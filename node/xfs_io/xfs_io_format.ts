@@ -100,7 +100,15 @@ function tdiv(value: number, tv: TimeVal): number {
  * report_io_times: the two lines after pwrite/pread ("wrote 5120/5120 bytes at offset 0" and
  * "5 KiB, 2 ops; 0.0000 sec (...)"), or the one compact line with -C.
  */
-export function reportIoTimes(verb: string, elapsed: TimeVal, offset: number, count: number, total: number, ops: number, compact: boolean): string {
+export function reportIoTimes(
+  verb: string,
+  elapsed: TimeVal,
+  offset: number,
+  count: number,
+  total: number,
+  ops: number,
+  compact: boolean,
+): string {
   const ts = timestr(elapsed, compact);
   if (compact) return `${total},${ops},${ts},${cFixed(tdiv(total, elapsed), 3)},${cFixed(tdiv(ops, elapsed), 3)}\n`;
   return `${verb} ${total}/${count} bytes at offset ${offset}\n${cvtstr(total)}, ${ops} ops; ${ts} (${cvtstr(tdiv(total, elapsed))}/sec and ${cFixed(tdiv(ops, elapsed), 4)} ops/sec)\n`;
