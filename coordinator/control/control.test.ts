@@ -51,9 +51,7 @@ async function startNode(
   return { proc, client, killed: () => killed };
 }
 
-async function setUp(
-  nodes: string[],
-): Promise<{
+async function setUp(nodes: string[]): Promise<{
   coordinator: CoordinatorProcess;
   client: CoordinatorClient;
   nodes: Awaited<ReturnType<typeof startNode>>[];
