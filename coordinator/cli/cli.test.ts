@@ -29,7 +29,7 @@ describe("cli", () => {
     expect(badOption.status).toBe(2);
     expect(badOption.stderr).toMatch(/--sed/);
     const badSeed = daxsim("demo", "--seed", "minus-one");
-    expect(badSeed.status).toBe(1);
+    expect(badSeed.status).toBe(2);
     expect(badSeed.stderr).toMatch(/seed "minus-one"/);
   });
 

@@ -7,11 +7,24 @@ import { COORDINATOR_OPTIONS, coordinatorAddress } from "./run_manifest.js";
 import { coordinatorClient, deadlineIn, unary } from "../control/rpc_client.js";
 import { CoordinatorStatus, ListNodesResponse } from "../../proto/gen/daxsim/v1/coordinator.js";
 import { CommandFailure } from "./errors.js";
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./help.js";
+import type { CommandHelp } from "./help.js";
 
 const CALL_MS = 10_000;
 
+export const HELP: CommandHelp = {
+  description: [
+    "Shows every node (address, reachable, last seq, ingested seq, lag, gaps) and ingest: the events in the SQLite log in total, and those this coordinator process committed since it started.",
+  ],
+  options: {
+    ...COORDINATOR_OPTIONS,
+    json: { type: "boolean", help: "print one JSON object (docs/cli.md: numbers are JSON numbers)." },
+  },
+  exitCodes: [EXIT_OK, EXIT_FAILED, EXIT_USAGE],
+};
+
 export async function run(args: string[]): Promise<number> {
-  const { values } = parse(args, { ...COORDINATOR_OPTIONS, json: { type: "boolean" } }, false);
+  const { values } = parse(args, HELP);
   const address = coordinatorAddress(values);
   const client = coordinatorClient(address);
   try {

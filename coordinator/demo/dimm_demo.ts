@@ -9,6 +9,7 @@ import { Dimm } from "../../node/dimm/dimm.js";
 import { EventLog, MemorySink } from "../../node/events/event_log.js";
 import { StepClock } from "../../node/sim/clock.js";
 import { Prng } from "../../node/sim/prng.js";
+import { daxsimCommandLine } from "../cli/reproducer.js";
 
 interface ScriptStore {
   id: number;
@@ -115,7 +116,10 @@ export function runDemoPolicy(seed: bigint, policy: PowerLossPolicy): { fates: S
 }
 
 export function dimmDemoReport(seed: bigint): string {
-  const out: string[] = [`daxsim one-DIMM demo, seed ${seed} (replay: npx daxsim demo --seed ${seed})`, ""];
+  const out: string[] = [
+    `daxsim one-DIMM demo, seed ${seed} (replay: ${daxsimCommandLine(["demo", "--one-dimm", "--seed", String(seed)])})`,
+    "",
+  ];
   for (const policy of POWER_LOSS_POLICIES) {
     const { fates, mediaSha256 } = runDemoPolicy(seed, policy);
     out.push(`power loss, policy ${policy}: media sha256 ${mediaSha256.slice(0, 16)}…`);
