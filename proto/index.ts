@@ -10,6 +10,7 @@ export type {
   FlushEvent,
   FlushKind,
   LineDecision,
+  LineFate,
   MountEvent,
   OpEvent,
   Persistence,
@@ -28,7 +29,9 @@ export {
   POWER_LOSS_POLICIES,
   isPersistence,
   isPowerLossPolicy,
+  lineFate,
   linesLost,
+  linesPartlyLost,
 } from "./events.js";
 export {
   decodeBatch,

@@ -141,7 +141,7 @@ export function formatRow(r: OpRecord): string {
   if (r.op === "readdir" && Array.isArray(info)) details.push(info.map((e) => e.name).join(" "));
   if (r.op === "powerloss" && info !== undefined && !Array.isArray(info))
     details.push(
-      `${String(info.policy)} seed ${String(info.seed)}: ${String(info.linesLost)} of ${String(info.pendingLines)} pending lines lost`,
+      `${String(info.policy)} seed ${String(info.seed)}: ${String(info.linesDecided)} pending lines decided, ${String(info.linesLost)} lost, ${String(info.linesPartlyLost)} partly lost`,
     );
   if (r.message !== undefined) details.push(r.message);
   if (r.mismatch !== undefined) details.push(`MISMATCH: ${r.mismatch}`);

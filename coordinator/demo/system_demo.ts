@@ -195,7 +195,7 @@ async function powerLosses(
     });
     const r = response.results[0]!;
     out(
-      `${node.id}: power loss, policy ${policy}, seed ${lossSeed}: seq ${r.seq}, ${r.linesDecided} pending lines decided, ${r.linesLost} lost; remounted (fsck ${r.fsckClean ? "clean" : "NOT clean"})\n`,
+      `${node.id}: power loss, policy ${policy}, seed ${lossSeed}: seq ${r.seq}, ${r.linesDecided} pending lines decided, ${r.linesLost} lost, ${r.linesPartlyLost} partly lost; remounted (fsck ${r.fsckClean ? "clean" : "NOT clean"})\n`,
     );
     if (!r.fsckClean) throw new DemoError(`${node.id}: fsck is not clean after recovery`);
   }

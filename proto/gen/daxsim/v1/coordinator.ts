@@ -82,7 +82,7 @@ export interface SurvivalResponse {
   powerLossSeq: bigint;
   /** in the requested format */
   report: string;
-  /** survived, lost, superseded, zeroed */
+  /** every outcome: survived, partly-lost, partly-zeroed, partly-superseded, lost, superseded, zeroed */
   storesByCategory: { [key: string]: bigint };
   beyondEofStores: number;
   hashesChecked: number;
