@@ -65,3 +65,4 @@ export { eventBatchLayout } from "./batch_layout.js";
 export type { BatchLayout } from "./batch_layout.js";
 
 export { decodeEventInRunFast, decodeEventRange } from "./fast_codec.js";
+export { eventJson, jsonInteger, opRecordJson, powerLossResultJson, statusJson, toPlainJson } from "./json_shapes.js";

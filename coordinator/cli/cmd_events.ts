@@ -7,7 +7,8 @@
 import { countOption, parse, flag, str, strs } from "./args.js";
 import { COORDINATOR_OPTIONS, coordinatorAddress } from "./run_manifest.js";
 import { coordinatorClient } from "../control/rpc_client.js";
-import { Event } from "../../proto/gen/daxsim/v1/events.js";
+import type { Event } from "../../proto/gen/daxsim/v1/events.js";
+import { eventJson } from "../../proto/index.js";
 import { EVENT_KINDS } from "../../proto/events.js";
 import { CommandFailure } from "./errors.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./help.js";
@@ -52,7 +53,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     await new Promise<void>((resolve, reject) => {
       call.on("data", (ev: Event) => {
-        if (!process.stdout.write(`${JSON.stringify(Event.toJSON(ev))}\n`)) {
+        if (!process.stdout.write(`${JSON.stringify(eventJson(ev))}\n`)) {
           call.pause();
           process.stdout.once("drain", () => call.resume());
         }

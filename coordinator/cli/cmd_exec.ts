@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { parse, required, str } from "./args.js";
 import { COORDINATOR_OPTIONS, coordinatorAddress } from "./run_manifest.js";
 import { coordinatorClient, unary } from "../control/rpc_client.js";
-import { OpRecord, PowerLossResult } from "../../proto/gen/daxsim/v1/node.js";
+import { opRecordJson, powerLossResultJson } from "../../proto/index.js";
 import { CommandFailure, UsageError } from "./errors.js";
 import { EXIT_OK, EXIT_USAGE } from "./help.js";
 import type { CommandHelp } from "./help.js";
@@ -53,10 +53,10 @@ export async function run(args: string[]): Promise<number> {
     let failed = 0;
     for (const record of reply.records) {
       if (record.error !== "" || record.mismatch !== "") failed++;
-      process.stdout.write(`${JSON.stringify(OpRecord.toJSON(record))}\n`);
+      process.stdout.write(`${JSON.stringify(opRecordJson(record))}\n`);
     }
     if (reply.powerLoss !== undefined)
-      process.stdout.write(`${JSON.stringify({ powerLoss: PowerLossResult.toJSON(reply.powerLoss) })}\n`);
+      process.stdout.write(`${JSON.stringify({ powerLoss: powerLossResultJson(reply.powerLoss) })}\n`);
     if (failed > 0)
       throw new CommandFailure(`${failed} op${failed === 1 ? "" : "s"} did not run or did not meet expectations`);
     return 0;

@@ -9,7 +9,7 @@ import { countOption, parse, flag, seedOption, str, strs } from "./args.js";
 import { COORDINATOR_OPTIONS, coordinatorAddress } from "./run_manifest.js";
 import { coordinatorClient, unary } from "../control/rpc_client.js";
 import type { InjectPowerLossRequest } from "../../proto/gen/daxsim/v1/coordinator.js";
-import { PowerLossResult } from "../../proto/gen/daxsim/v1/node.js";
+import { powerLossResultJson } from "../../proto/index.js";
 import { isPowerLossPolicy } from "../../proto/events.js";
 import { policyToWire } from "../../proto/codec.js";
 import { CommandFailure, UsageError } from "./errors.js";
@@ -107,7 +107,7 @@ export async function run(args: string[]): Promise<number> {
   const client = coordinatorClient(address);
   try {
     const reply = await unary(client, client.injectPowerLoss, request);
-    for (const result of reply.results) process.stdout.write(`${JSON.stringify(PowerLossResult.toJSON(result))}\n`);
+    for (const result of reply.results) process.stdout.write(`${JSON.stringify(powerLossResultJson(result))}\n`);
     return 0;
   } catch (error) {
     throw new CommandFailure(`powerloss: ${(error as Error).message}`);

@@ -5,7 +5,7 @@
 import { parse, flag } from "./args.js";
 import { COORDINATOR_OPTIONS, coordinatorAddress } from "./run_manifest.js";
 import { coordinatorClient, deadlineIn, unary } from "../control/rpc_client.js";
-import { CoordinatorStatus, ListNodesResponse } from "../../proto/gen/daxsim/v1/coordinator.js";
+import { statusJson } from "../../proto/index.js";
 import { CommandFailure } from "./errors.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./help.js";
 import type { CommandHelp } from "./help.js";
@@ -33,14 +33,15 @@ export async function run(args: string[]): Promise<number> {
       unary(client, client.listNodes, {}, { deadline: deadlineIn(CALL_MS) }),
     ]);
     if (flag(values, "json")) {
-      process.stdout.write(
-        `${JSON.stringify({ status: CoordinatorStatus.toJSON(status), nodes: ListNodesResponse.toJSON(nodes) })}\n`,
-      );
+      process.stdout.write(`${JSON.stringify(statusJson(status, nodes.nodes))}\n`);
       return 0;
     }
     const lines = [`coordinator ${address}  db ${status.dbFile}  nats ${status.natsUrl}`];
     lines.push(
-      `ingest: ${status.eventsCommitted} events committed, ${status.pendingMessages} messages pending, ${status.rejected} rejected${status.ingestFailure ? `, FAILED: ${status.ingestFailure}` : ""}`,
+      `log: ${status.eventsInLog} events in total (${status.nodes.map((n) => `${n.node} ${n.eventsInLog}`).join(", ") || "no node yet"})`,
+    );
+    lines.push(
+      `ingest: this coordinator session committed ${status.eventsCommitted} events in ${status.batchesCommitted} batches; ${status.pendingMessages} messages pending, ${status.rejected} rejected${status.ingestFailure ? `, FAILED: ${status.ingestFailure}` : ""}`,
     );
     lines.push("node  reachable  grpc                   last_seq  ingested  lag  gaps");
     const ingest = new Map(status.nodes.map((n) => [n.node, n]));
