@@ -1,7 +1,7 @@
 /**
  * `daxsim survivors --db FILE --node n1 [--power-loss SEQ | --latest] [--format table|json|csv]`:
  * the survival report of one power loss (docs/replay.md): every store since the previous power loss
- * classified survived, lost, superseded or zeroed, partial survival per line, and the stores past
+ * with its outcome (replay/survival.ts SURVIVAL_CATEGORIES) and its bytes per line, and the stores past
  * EOF on their own. The log is replayed and verified up to the power loss first.
  */
 import { STORES_MAX_DEFAULT, SURVIVAL_FORMATS, formatSurvival, survivalReport } from "../../replay/index.js";

@@ -67,7 +67,7 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "survivors",
     summary:
-      "which stores survived a power loss: survived, lost, superseded or zeroed, per line, beyond-EOF stores apart",
+      "what became of each store at a power loss (survived, partly-lost, partly-zeroed, partly-superseded, lost, superseded, zeroed), per line, beyond-EOF stores apart",
     usage:
       "daxsim survivors --db FILE --node ID [--power-loss SEQ | --latest] [--format table|json|csv] [--limit N] [--data-only] [--stores-max N]",
     load: () => import("./cmd_survivors.js"),
