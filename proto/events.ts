@@ -140,11 +140,34 @@ export function isPersistence(value: string): value is Persistence {
   return (PERSISTENCE_DOMAINS as readonly string[]).includes(value);
 }
 
+/**
+ * The words for what a power loss did to the cache lines that were not durable (its decided
+ * lines), used alike by the CLI, the gRPC API, the SQLite log and the survival report, with the
+ * same meaning as for stores: a line is *lost* when it kept none of its pending stores (under
+ * `torn`: no word kept any), *partly lost* when it kept some but not all of them (under `torn`:
+ * not every word kept all), and *survived* when it kept them all. The counts are of decisions;
+ * the survival report says, byte by byte, what that meant for each store.
+ */
+export type LineFate = "survived" | "partly-lost" | "lost";
+
+export function lineFate(d: LineDecision): LineFate {
+  const kept = d.wordKept.length > 0 ? d.wordKept : [d.kept];
+  if (kept.every((k) => k === 0)) return "lost";
+  return kept.every((k) => k === d.versions) ? "survived" : "partly-lost";
+}
+
 /** Lines of a power loss that kept none of their pending stores (with torn words: no word kept any). */
 export function linesLost(ev: PowerLossEvent): number {
   let lost = 0;
-  for (const d of ev.lines) if (d.wordKept.length > 0 ? d.wordKept.every((k) => k === 0) : d.kept === 0) lost++;
+  for (const d of ev.lines) if (lineFate(d) === "lost") lost++;
   return lost;
+}
+
+/** Lines of a power loss that kept some but not all of their pending stores. */
+export function linesPartlyLost(ev: PowerLossEvent): number {
+  let partly = 0;
+  for (const d of ev.lines) if (lineFate(d) === "partly-lost") partly++;
+  return partly;
 }
 
 /** Provenance for stores, flushes and fences that nobody in particular made. */

@@ -10,6 +10,7 @@ export type {
   FlushEvent,
   FlushKind,
   LineDecision,
+  LineFate,
   MountEvent,
   OpEvent,
   Persistence,
@@ -28,7 +29,9 @@ export {
   POWER_LOSS_POLICIES,
   isPersistence,
   isPowerLossPolicy,
+  lineFate,
   linesLost,
+  linesPartlyLost,
 } from "./events.js";
 export {
   decodeBatch,
@@ -62,3 +65,4 @@ export { eventBatchLayout } from "./batch_layout.js";
 export type { BatchLayout } from "./batch_layout.js";
 
 export { decodeEventInRunFast, decodeEventRange } from "./fast_codec.js";
+export { eventJson, jsonInteger, opRecordJson, powerLossResultJson, statusJson, toPlainJson } from "./json_shapes.js";

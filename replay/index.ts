@@ -26,7 +26,7 @@ export type { GeometrySource, ResolvedGeometry } from "./geometry.js";
 export { replayLog } from "./replayer.js";
 export type { HashCheck, ReplayObserver, ReplayOptions, ReplayResult } from "./replayer.js";
 export { writeMediaImage } from "./media_image.js";
-export { STORES_MAX_DEFAULT, SURVIVAL_CATEGORIES, survivalReport } from "./survival.js";
+export { STORES_MAX_DEFAULT, SURVIVAL_CATEGORIES, survivalCategory, survivalReport } from "./survival.js";
 export type {
   BeyondEofOutcome,
   LineOutcome,
@@ -34,6 +34,7 @@ export type {
   SurvivalCategory,
   SurvivalOptions,
   SurvivalReport,
+  SurvivalTotals,
   ZeroReason,
   ZeroingRef,
 } from "./survival.js";

@@ -2,7 +2,15 @@ import { describe, expect, it } from "vitest";
 import { Dimm, EventLog, MemorySink, StepClock } from "../node/index.js";
 import type { StoreMeta } from "../node/index.js";
 import type { PowerLossPolicy } from "../proto/index.js";
-import { MemoryEventLog, PowerLossNotFoundError, formatSurvival, parsePmreorderLog, survivalReport } from "./index.js";
+import {
+  MemoryEventLog,
+  PowerLossNotFoundError,
+  SURVIVAL_CATEGORIES,
+  formatSurvival,
+  parsePmreorderLog,
+  survivalCategory,
+  survivalReport,
+} from "./index.js";
 import type { StoreOutcome, SurvivalReport } from "./index.js";
 
 const MiB = 1 << 20;
@@ -78,9 +86,9 @@ describe("survival: one category at a time", () => {
     b.persist(0, 8);
     const r = await b.report("strict");
     const s = storeAt(r, 1);
-    expect(s).toMatchObject({ category: "survived", partial: false, survivedBytes: 8, lostBytes: 0 });
+    expect(s).toMatchObject({ category: "survived", survivedBytes: 8, lostBytes: 0 });
     expect(s.lines).toEqual([{ line: 0, addr: 0, bytes: 8, survivedBytes: 8, words: "S.......", state: "durable" }]);
-    expect(r.totals.survived).toEqual({ stores: 1, bytes: 8 });
+    expect(r.totals.survived).toEqual({ stores: 1, bytes: 8, bytesOnMedia: 8 });
   });
 
   it("survival: lost — an unflushed store under strict is not on media; its line was pending, version 1 of 1, kept 0", async () => {
@@ -141,7 +149,7 @@ describe("survival: one category at a time", () => {
       const expected = kept[w]! === 0 ? "L" : w >= 1 && w <= 2 && kept[w]! === 2 ? "X" : "S";
       expect(decision.words[w]).toBe(expected);
     }
-    expect(first.partial).toBe(first.survivedBytes > 0 && first.lostBytes > 0);
+    expect(first.category === "partly-lost").toBe(first.survivedBytes > 0 && first.lostBytes > 0);
   });
 });
 
@@ -196,6 +204,53 @@ describe("survival: stores past EOF", () => {
       zeroedBy: { op: "ftruncate", reason: "extension", survived: false },
     });
     expect(formatSurvival(r, "table")).toMatch(/extension by ftruncate@\d+ \(store \d+, lost\)/);
+  });
+});
+
+describe("survival: outcome names say what happened to every byte", () => {
+  it("survival: each mix of bytes on media, lost, superseded and zeroed gets the outcome that names it", () => {
+    const cases: Array<[survived: number, lost: number, superseded: number, zeroed: number, outcome: string]> = [
+      [8, 0, 0, 0, "survived"],
+      [5, 3, 0, 0, "partly-lost"],
+      [5, 1, 1, 1, "partly-lost"],
+      [5, 0, 0, 12, "partly-zeroed"],
+      [5, 0, 3, 12, "partly-zeroed"],
+      [4061, 0, 35, 0, "partly-superseded"],
+      [0, 10, 0, 0, "lost"],
+      [0, 4, 2, 2, "lost"],
+      [0, 0, 8, 0, "superseded"],
+      [0, 0, 4, 4, "superseded"],
+      [0, 0, 0, 12, "zeroed"],
+    ];
+    for (const [survived, lost, superseded, zeroed, outcome] of cases)
+      expect(
+        survivalCategory({ survived, lost, superseded, zeroed }),
+        `${survived}/${lost}/${superseded}/${zeroed}`,
+      ).toBe(outcome);
+    expect(new Set(cases.map((c) => c[4]))).toEqual(new Set(SURVIVAL_CATEGORIES));
+  });
+
+  it("survival: a beyond-EOF store 5/17 on media, 12 bytes zeroed by an extension, is partly-zeroed in both sections", async () => {
+    const b = bench();
+    b.user(8192 + 100, "seventeen bytes!!", { beyondEof: true, fileOffset: 100 });
+    b.persist(8192 + 100, 17);
+    b.op("pwrite", 5000, (meta) => {
+      b.dimm.store(8192 + 105, new Uint8Array(12), { ...meta, fileOffset: 105 });
+      b.persist(8192 + 105, 12);
+    });
+    const r = await b.report("strict");
+    expect(storeAt(r, 1)).toMatchObject({ category: "partly-zeroed", survivedBytes: 5, zeroedBytes: 12, lostBytes: 0 });
+    expect(r.beyondEof[0]).toMatchObject({
+      seq: 1,
+      category: "partly-zeroed",
+      survivedBytes: 5,
+      zeroedBy: { op: "pwrite", reason: "extension", bytes: 12, survived: true },
+    });
+    expect(r.totals["partly-zeroed"]).toEqual({ stores: 1, bytes: 17, bytesOnMedia: 5 });
+    const table = formatSurvival(r, "table");
+    expect(table).toMatch(/ 1 .* partly-zeroed +5\/17 +12 B zeroed: extension by pwrite@\d+ \(store \d+, on media\)/);
+    expect(table).toMatch(/yes, 5\/17 B \(durable\) +extension by pwrite@\d+ \(store \d+, on media\) +partly-zeroed\n/);
+    expect(table).not.toMatch(/ survived +5\/17/);
   });
 });
 

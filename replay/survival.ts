@@ -2,12 +2,19 @@
  * The survival report of one power loss: every store made since the previous power loss (or since
  * the log began), classified by what the media holds for its bytes after the power loss.
  *
- *   survived    its bytes are on media (all of them, or — `partial` — some, the rest lost);
- *   lost        none of its bytes is on media: older content is there;
- *   superseded  every byte of it was overwritten by later stores that reached media;
- *   zeroed      … and those later stores were zeroing (extension, truncate, punch, zero range,
- *               block allocation, recovery), named with their op.
- * Partial survival is shown per cache line: which of the store's bytes and 8-byte words are on
+ * Each byte of a store ends in one of four ways: on media (S), lost — older content is there (L),
+ * superseded by a later store that reached media (X), or zeroed by a later zeroing store that
+ * reached media (Z: extension, truncate, punch, zero range, block allocation, recovery). The
+ * store's outcome names what happened, in SURVIVAL_CATEGORIES order:
+ *   survived           every byte is on media;
+ *   partly-lost        some bytes are on media, some were lost in the power loss (the rest, if
+ *                      any, superseded or zeroed);
+ *   partly-zeroed      some on media, none lost, some zeroed by a later zeroing store;
+ *   partly-superseded  some on media, the rest overwritten by later stores;
+ *   lost               no byte on media, and some byte lost (older content is there);
+ *   superseded         no byte on media or lost: later stores overwrote it (some may have zeroed);
+ *   zeroed             every byte zeroed by later zeroing stores, named with their op.
+ * Survival is shown per cache line: which of the store's bytes and 8-byte words are on
  * media, and whether the line was durable before the power loss or pending and decided by the
  * policy (version k of n, kept m / per-word prefixes under `torn`). Stores past EOF are listed
  * again on their own: did they reach media, and did a later extension (or truncate) zero them.
@@ -22,7 +29,7 @@
  * window holds at most `storesMax` stores (< 2^24, the shadow index range).
  */
 import type { Event, LineDecision, PowerLossEvent, StoreEvent } from "../proto/index.js";
-import { linesLost } from "../proto/index.js";
+import { linesLost, linesPartlyLost } from "../proto/index.js";
 import {
   DimmState,
   JOURNAL_RECORDS_MAX_DEFAULT,
@@ -36,8 +43,35 @@ import { PowerLossNotFoundError, ReplayLimitError } from "./errors.js";
 import type { DimmGeometry, EventLogSource } from "./event_source.js";
 import { replayLog } from "./replayer.js";
 
-export type SurvivalCategory = "survived" | "lost" | "superseded" | "zeroed";
-export const SURVIVAL_CATEGORIES: readonly SurvivalCategory[] = ["survived", "lost", "superseded", "zeroed"];
+export type SurvivalCategory =
+  "survived" | "partly-lost" | "partly-zeroed" | "partly-superseded" | "lost" | "superseded" | "zeroed";
+/** Every outcome a store can have, in the order reports list them (docs/replay.md explains each). */
+export const SURVIVAL_CATEGORIES: readonly SurvivalCategory[] = Object.freeze([
+  "survived",
+  "partly-lost",
+  "partly-zeroed",
+  "partly-superseded",
+  "lost",
+  "superseded",
+  "zeroed",
+]);
+
+/** A store's outcome from where its bytes ended (survived, lost, superseded, zeroed byte counts). */
+export function survivalCategory(bytes: {
+  survived: number;
+  lost: number;
+  superseded: number;
+  zeroed: number;
+}): SurvivalCategory {
+  const length = bytes.survived + bytes.lost + bytes.superseded + bytes.zeroed;
+  if (bytes.survived === length) return "survived";
+  if (bytes.survived > 0) {
+    if (bytes.lost > 0) return "partly-lost";
+    return bytes.zeroed > 0 ? "partly-zeroed" : "partly-superseded";
+  }
+  if (bytes.lost > 0) return "lost";
+  return bytes.superseded > 0 ? "superseded" : "zeroed";
+}
 
 /** Why a zeroing store zeroed: from its op (see zeroReason). */
 export type ZeroReason =
@@ -90,8 +124,6 @@ export interface StoreOutcome {
   opSeq: number | null;
   op: string | null;
   category: SurvivalCategory;
-  /** Some bytes survived and some were lost (torn or partly kept lines). */
-  partial: boolean;
   survivedBytes: number;
   lostBytes: number;
   supersededBytes: number;
@@ -120,7 +152,10 @@ export interface BeyondEofOutcome {
 
 export interface SurvivalTotals {
   stores: number;
+  /** The stores' lengths, summed. */
   bytes: number;
+  /** Of those, the bytes on media after the power loss. */
+  bytesOnMedia: number;
 }
 
 export interface SurvivalReport {
@@ -133,16 +168,18 @@ export interface SurvivalReport {
     persistence: string;
     reason: string;
     mediaSha256: string;
+    /** Cache lines that were not durable: the policy decided what each kept. */
     linesDecided: number;
-    /** Lines that kept none of their pending stores. */
+    /** Of those, lines that kept none of their pending stores (proto/events.ts lineFate). */
     linesLost: number;
+    /** Of those, lines that kept some but not all of them. */
+    linesPartlyLost: number;
   };
   /** Stores with fromSeq ≤ seq < powerLoss.seq were classified. */
   window: { fromSeq: number; toSeq: number };
   /** Recorded hashes replay reproduced on the way (PowerLoss and Mount events, this one included). */
   hashesChecked: number;
   totals: Record<SurvivalCategory, SurvivalTotals>;
-  partialStores: number;
   stores: StoreOutcome[];
   beyondEof: BeyondEofOutcome[];
 }
@@ -303,19 +340,17 @@ class Window {
   report(loss: PowerLossEvent, hashesChecked: number): SurvivalReport {
     const decisions = new Map<number, LineDecision>();
     for (const d of loss.lines) decisions.set(d.line, d);
-    const totals = Object.fromEntries(SURVIVAL_CATEGORIES.map((c) => [c, { stores: 0, bytes: 0 }])) as Record<
-      SurvivalCategory,
-      SurvivalTotals
-    >;
+    const totals = Object.fromEntries(
+      SURVIVAL_CATEGORIES.map((c) => [c, { stores: 0, bytes: 0, bytesOnMedia: 0 }]),
+    ) as Record<SurvivalCategory, SurvivalTotals>;
     const stores: StoreOutcome[] = [];
     const owners = new Int32Array(PAGE_BYTES);
-    let partialStores = 0;
     for (let i = 0; i < this.stores.length; i++) {
       const outcome = this.classify(i + 1, owners, decisions);
       stores.push(outcome);
       totals[outcome.category].stores++;
       totals[outcome.category].bytes += outcome.length;
-      if (outcome.partial) partialStores++;
+      totals[outcome.category].bytesOnMedia += outcome.survivedBytes;
     }
     const beyondEof: BeyondEofOutcome[] = [];
     stores.forEach((s, i) => {
@@ -333,11 +368,11 @@ class Window {
         mediaSha256: Buffer.from(loss.mediaSha256).toString("hex"),
         linesDecided: loss.lines.length,
         linesLost: linesLost(loss),
+        linesPartlyLost: linesPartlyLost(loss),
       },
       window: { fromSeq: this.previousLoss + 1, toSeq: loss.seq - 1 },
       hashesChecked,
       totals,
-      partialStores,
       stores,
       beyondEof,
     };
@@ -377,8 +412,7 @@ class Window {
         if (supersededBy.length < SUPERSEDERS_MAX && !supersededBy.includes(by)) supersededBy.push(by);
       }
     }
-    const category: SurvivalCategory =
-      survived > 0 ? "survived" : lost > 0 ? "lost" : superseded > 0 ? "superseded" : "zeroed";
+    const category = survivalCategory({ survived, lost, superseded, zeroed });
     const op = meta.opSeq !== null ? (this.ops.get(meta.opSeq)?.name ?? "(interrupted)") : meta.op;
     return {
       seq: ev.seq,
@@ -395,7 +429,6 @@ class Window {
       opSeq: meta.opSeq,
       op,
       category,
-      partial: survived > 0 && lost > 0,
       survivedBytes: survived,
       lostBytes: lost,
       supersededBytes: superseded,

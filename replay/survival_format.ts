@@ -82,15 +82,18 @@ function survivalTable(report: SurvivalReport, limit: number, dataOnly = false):
   out.push(
     `node ${report.node}: power loss at seq ${p.seq} (boot ${p.boot} ended), policy ${p.policy}, seed ${p.seed}, ${p.persistence}, reason "${p.reason}"`,
   );
+  const kept = p.linesDecided - p.linesLost - p.linesPartlyLost;
   out.push(
-    `  ${p.linesDecided} cache lines were not durable; ${p.linesLost} of them kept none of their pending stores`,
+    `  ${p.linesDecided} cache lines were not durable: ${p.linesLost} lost (kept none of their pending stores), ${p.linesPartlyLost} partly lost (kept some), ${kept} kept all`,
   );
   out.push(`  media sha256 ${p.mediaSha256} — reproduced by replay (${report.hashesChecked} recorded hashes checked)`);
   out.push(`  stores classified: seq ${report.window.fromSeq}..${report.window.toSeq}`);
   out.push("");
-  const summary = SURVIVAL_CATEGORIES.map((c) => [c, String(report.totals[c].stores), String(report.totals[c].bytes)]);
-  summary.push(["(partial)", String(report.partialStores), ""]);
-  out.push(...table(["outcome", "stores", "bytes"], summary, new Set([1, 2])));
+  const summary = SURVIVAL_CATEGORIES.map((c) => {
+    const t = report.totals[c];
+    return [c, String(t.stores), String(t.bytes), String(t.bytesOnMedia)];
+  });
+  out.push(...table(["outcome", "stores", "bytes", "on media"], summary, new Set([1, 2, 3])));
   out.push("");
   const listed = dataOnly ? report.stores.filter((s) => s.inode !== 0) : report.stores;
   const shown = limit > 0 ? listed.slice(0, limit) : listed;
@@ -125,10 +128,10 @@ function survivalTable(report: SurvivalReport, limit: number, dataOnly = false):
 }
 
 function storeRow(s: StoreOutcome): string[] {
-  const outcome = s.partial ? `${s.category} (partial)` : s.category;
   let detail = linesLabel(s.lines);
-  if (s.category === "superseded") detail = `by store ${s.supersededBy.join(", ")}; ${detail}`;
-  if (s.category === "zeroed") detail = `${zeroLabel(s.zeroedBy)}; ${detail}`;
+  if (s.supersededBytes > 0)
+    detail = `${s.supersededBytes} B superseded by store ${s.supersededBy.join(", ")}; ${detail}`;
+  if (s.zeroedBytes > 0) detail = `${s.zeroedBytes} B zeroed: ${zeroLabel(s.zeroedBy)}; ${detail}`;
   return [
     String(s.seq),
     opLabel(s),
@@ -138,7 +141,7 @@ function storeRow(s: StoreOutcome): string[] {
     s.inode === 0 ? "-" : String(s.fileOffset),
     hex(s.addr),
     String(s.length),
-    outcome,
+    s.category,
     `${s.survivedBytes}/${s.length}`,
     detail,
   ];
@@ -177,7 +180,6 @@ const CSV_HEADER = [
   "length",
   "beyond_eof",
   "category",
-  "partial",
   "survived_bytes",
   "lost_bytes",
   "superseded_bytes",
@@ -232,7 +234,6 @@ function survivalCsv(report: SurvivalReport, dataOnly = false): string {
         s.length,
         s.beyondEof,
         s.category,
-        s.partial,
         s.survivedBytes,
         s.lostBytes,
         s.supersededBytes,

@@ -1,25 +1,84 @@
-/** Small helpers over node:util parseArgs that turn its errors into UsageError. */
+/**
+ * Small helpers over node:util parseArgs that turn its errors into UsageError. parse() builds the
+ * parser from a command's declarative help (help.ts), so every option a command accepts has help
+ * text, and answers --help / -h by throwing HelpRequested before the command does anything.
+ */
 import { parseArgs } from "node:util";
 import type { ParseArgsConfig } from "node:util";
 import { isPersistence } from "../../proto/events.js";
 import type { Persistence } from "../../proto/events.js";
 import { PrngSeedError, parseSeed } from "../../node/sim/prng.js";
 import { UsageError } from "./errors.js";
+import { HELP_OPTION, HelpRequested } from "./help.js";
+import type { CommandHelp, OptionSpec } from "./help.js";
 
-export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(
-  args: string[],
-  options: T,
-  allowPositionals = true,
-): { values: Record<string, string | boolean | string[] | boolean[] | undefined>; positionals: string[] } {
-  try {
-    const parsed = parseArgs({ args, options, allowPositionals, strict: true });
-    return {
-      values: parsed.values as Record<string, string | boolean | string[] | undefined>,
-      positionals: parsed.positionals,
+export interface ParsedArgs {
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  positionals: string[];
+}
+
+type RawOptions = NonNullable<ParseArgsConfig["options"]>;
+
+function isCommandHelp(spec: CommandHelp | RawOptions): spec is CommandHelp {
+  return "exitCodes" in spec && Array.isArray(spec.exitCodes) && "options" in spec;
+}
+
+function parserOptions(options: Readonly<Record<string, OptionSpec>>): RawOptions {
+  const out: RawOptions = {};
+  for (const [name, spec] of Object.entries(options)) {
+    out[name] = {
+      type: spec.type,
+      ...(spec.short !== undefined ? { short: spec.short } : {}),
+      ...(spec.type === "string" && spec.multiple === true ? { multiple: true } : {}),
     };
-  } catch (error) {
-    throw new UsageError((error as Error).message);
   }
+  out.help = { type: "boolean", short: HELP_OPTION.short! };
+  return out;
+}
+
+/** A spec for a command that still passes raw parseArgs options: every option lacks help (and the test says so). */
+function undocumented(options: RawOptions, allowPositionals: boolean): CommandHelp {
+  const specs: Record<string, OptionSpec> = {};
+  for (const [name, o] of Object.entries(options)) {
+    const short = o.short !== undefined ? { short: o.short } : {};
+    specs[name] =
+      o.type === "boolean"
+        ? { type: "boolean", help: "", ...short }
+        : { type: "string", value: "VALUE", help: "", default: "", multiple: o.multiple === true, ...short };
+  }
+  return {
+    options: specs,
+    arguments: allowPositionals ? [{ name: "ARGS", help: "" }] : [],
+    exitCodes: [],
+  };
+}
+
+const asksForHelp = (args: readonly string[]): boolean => args.includes("--help") || args.includes("-h");
+
+/** Parses `args` against the command's HELP; --help or -h anywhere throws HelpRequested. */
+export function parse(args: string[], help: CommandHelp): ParsedArgs;
+/**
+ * @deprecated Declare the options in a CommandHelp (help.ts) and call parse(args, HELP): options
+ * passed like this have no help text, and cli_help.test.ts fails until they do.
+ */
+export function parse(args: string[], options: RawOptions, allowPositionals?: boolean): ParsedArgs;
+export function parse(args: string[], spec: CommandHelp | RawOptions, allowPositionalsGiven = true): ParsedArgs {
+  const help = isCommandHelp(spec) ? spec : undocumented(spec, allowPositionalsGiven);
+  // Raw options may be spreads of OptionSpecs (COORDINATOR_OPTIONS …), whose `default` is help
+  // text, not a value: parseArgs sees only type, short and multiple either way.
+  const options = parserOptions(isCommandHelp(spec) ? spec.options : help.options);
+  const allowPositionals = isCommandHelp(spec) ? (spec.arguments?.length ?? 0) > 0 : allowPositionalsGiven;
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (error) {
+    if (asksForHelp(args)) throw new HelpRequested(help);
+    throw new UsageError((error as Error).message, { cause: error });
+  }
+  const values = parsed.values as ParsedArgs["values"];
+  if (values.help === true) throw new HelpRequested(help);
+  delete values.help;
+  return { values, positionals: parsed.positionals };
 }
 
 export function str(values: Record<string, unknown>, name: string): string | undefined {

@@ -3,6 +3,8 @@ import { printResult } from "../../bench/harness.js";
 import type { BenchResult } from "../../bench/harness.js";
 import { flag, intOption, parse } from "./args.js";
 import { UsageError } from "./errors.js";
+import { EXIT_OK, EXIT_USAGE } from "./help.js";
+import type { CommandHelp } from "./help.js";
 
 const BENCHES: Record<string, (options: { seconds: number }) => Promise<BenchResult[]>> = {
   store: async (o) => (await import("../../bench/store_bench.js")).benchStore(o),
@@ -12,8 +14,30 @@ const BENCHES: Record<string, (options: { seconds: number }) => Promise<BenchRes
   replay: async (o) => (await import("../../bench/replay_bench.js")).benchReplay(o),
 };
 
+export const HELP: CommandHelp = {
+  description: [
+    "Each measurement is printed with a ratio against a baseline measured in the same run (the machine may be shared and noisy, so absolute numbers mean little alone).",
+  ],
+  arguments: [
+    {
+      name: "NAME",
+      help: `the benchmark: ${Object.keys(BENCHES).join(", ")}, or all (the default).`,
+    },
+  ],
+  options: {
+    json: { type: "boolean", help: "print one JSON object per measurement instead of a line of text." },
+    seconds: {
+      type: "string",
+      value: "N",
+      help: "how long each measurement runs, 1..3600 seconds.",
+      default: "6",
+    },
+  },
+  exitCodes: [EXIT_OK, { code: 1, meaning: "a benchmark failed" }, EXIT_USAGE],
+};
+
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: "boolean" }, seconds: { type: "string" } });
+  const { values, positionals } = parse(args, HELP);
   const name = positionals[0] ?? "all";
   const seconds = intOption(values, "seconds", 6, 1, 3600);
   const names = name === "all" ? Object.keys(BENCHES) : [name];

@@ -4,20 +4,34 @@
  * recovery and never written back.
  */
 import { once } from "node:events";
-import { machineFromImage } from "../../node/image/machine_image.js";
 import { STRERROR } from "../../node/xfs_io/c_lib.js";
 import { parse } from "./args.js";
 import { CommandFailure, UsageError } from "./errors.js";
-import { quietLog, readImageOrFail } from "./image_tools.js";
+import { EXIT_OK, EXIT_USAGE } from "./help.js";
+import type { CommandHelp } from "./help.js";
+import { mountImageOrFail, readImageOrFail } from "./image_tools.js";
 
 const READ_BYTES = 1 << 20;
 
+export const HELP: CommandHelp = {
+  arguments: [
+    { name: "IMG", help: "a DIMM image (daxsim mkfs, replay --out, experiment --reproduce)." },
+    { name: "PATH", help: "the file in the image's filesystem (absolute, or relative to /)." },
+  ],
+  options: {},
+  exitCodes: [
+    EXIT_OK,
+    { code: 1, meaning: "the image cannot be read or does not mount, or the file cannot be opened or read" },
+    EXIT_USAGE,
+  ],
+};
+
 export async function run(args: string[]): Promise<number> {
-  const { positionals } = parse(args, {});
+  const { positionals } = parse(args, HELP);
   if (positionals.length !== 2) throw new UsageError("give the image and the path of a file in it");
   const [imagePath, target] = positionals as [string, string];
   const path = target.startsWith("/") ? target : `/${target}`;
-  const machine = machineFromImage(readImageOrFail(imagePath), quietLog());
+  const machine = mountImageOrFail(imagePath, readImageOrFail(imagePath));
   const pid = 1;
   const opened = machine.open(pid, path, {
     read: true,

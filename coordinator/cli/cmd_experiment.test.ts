@@ -67,7 +67,7 @@ describe("daxsim experiment (CLI)", () => {
     expect(again.status).toBe(0);
     expect(again.stdout).toContain(`crash state ${String(violation.id)}`);
     const fsck = daxsim("fsck", image);
-    expect([0, 4]).toContain(fsck.status); // the raw crash image: fsck reads it without recovery
+    expect([0, 4]).toContain(fsck.status); // fsck checks it after in-memory recovery: clean or problems
   });
 
   it("experiment CLI: results land in SQLite (experiments, crash_states, violations)", async () => {

@@ -1,13 +1,18 @@
 /**
  * `daxsim experiment WORKLOAD.json [--crash-points fence|store|op] [--strategy prefix|subsets:K|
- * random:N|full:CAP] [--persistence adr|eadr] [--torn] [--seed S] [--workers N] [--nats URL]
- * [--db FILE] [--json] [--out DIR]`, and `--reproduce ID --out IMG` to rebuild one crash image.
+ * random:N|full:CAP] [--persistence adr|eadr] [--torn] [--strategy-seed S] [--workload-seed S]
+ * [--workers N] [--nats URL] [--db FILE] [--json] [--out DIR]`, and `--reproduce ID --out IMG` to
+ * rebuild one crash image.
+ *
+ * Two seeds, named apart everywhere: the strategy seed picks random:N's crash states; the
+ * workload's seed (its "seed" setting) seeds mkfs and the workload's own power losses.
  *
  * A progress bar on a terminal (stderr), JSON lines otherwise; a summary at the end; every
- * violation with its reproducer command. Exit status: 0 no violation, 1 violations found.
+ * violation with its reproducer command, which works pasted in any directory. Exit status: 0 no
+ * violation, 1 violations found, 2 usage error or invalid workload.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { CHUNK_BYTES, LINE_BYTES } from "../../node/dimm/geometry.js";
 import type {
   CheckerPool,
@@ -19,25 +24,110 @@ import type {
 } from "../experiment/engine.js";
 import { isCrashPointMode } from "../experiment/crash_points.js";
 import { StrategyError, formatStrategy, parseStrategy } from "../experiment/strategies.js";
-import { flag, intOption, parse, persistenceOption, seedOption, str } from "./args.js";
+import { PrngSeedError, parseSeed } from "../../node/sim/prng.js";
+import { flag, intOption, parse, persistenceOption, str } from "./args.js";
 import { CommandFailure, UsageError } from "./errors.js";
+import { EXIT_OK, EXIT_USAGE } from "./help.js";
+import type { CommandHelp } from "./help.js";
+import { daxsimCommandLine } from "./reproducer.js";
 
-const OPTIONS = {
-  "crash-points": { type: "string" },
-  strategy: { type: "string" },
-  persistence: { type: "string" },
-  torn: { type: "boolean" },
-  seed: { type: "string" },
-  workers: { type: "string" },
-  nats: { type: "string" },
-  db: { type: "string" },
-  json: { type: "boolean" },
-  out: { type: "string" },
-  reproduce: { type: "string" },
-} as const;
+export const HELP: CommandHelp = {
+  description: [
+    "Records the workload once, then at each crash point enumerates the crash states the persistence model allows (which prefix of its pending stores each cache line keeps), mounts each distinct image with recovery and checks it: it mounts, fsck is clean, fsynced data and synced metadata are there, each metadata operation is all or nothing, data stored past EOF never shows inside a file.",
+    "A violation prints the crash point, the chosen line versions, and the --reproduce command that rebuilds its image; that command works pasted in any directory.",
+  ],
+  arguments: [
+    {
+      name: "WORKLOAD.json",
+      help: "the workload (docs/workload.md); its dimm, mount and seed settings apply.",
+    },
+  ],
+  options: {
+    "crash-points": {
+      type: "string",
+      value: "MODE",
+      help: "where to crash: after every fence, every store, or every op.",
+      values: ["fence", "store", "op"],
+      default: "fence",
+    },
+    strategy: {
+      type: "string",
+      value: "STRATEGY",
+      help: "which crash states to check at each crash point: prefix (each line alone at each of its prefixes), subsets:K (every set of at most K lines, K 1..4), random:N (N seeded states), full:CAP (the whole product, at most CAP states).",
+      values: ["prefix", "subsets:K", "random:N", "full:CAP"],
+      default: "prefix",
+    },
+    persistence: {
+      type: "string",
+      value: "DOMAIN",
+      help: "the persistence domain, overriding the workload's dimm setting.",
+      values: ["adr", "eadr"],
+      default: "the workload's (adr when it says nothing)",
+    },
+    torn: { type: "boolean", help: "vary each 8-byte word of a line on its own (torn lines), not whole lines." },
+    "strategy-seed": {
+      type: "string",
+      value: "S",
+      help: "seeds the strategy's choice of crash states (only random:N draws any); decimal or 0x hex, up to 2^64-1. Not the workload's seed.",
+      default: "1",
+    },
+    "workload-seed": {
+      type: "string",
+      value: "S",
+      help: "overrides the workload file's \"seed\" (which seeds mkfs and the power losses of the workload's own powerloss ops).",
+      default: 'the file\'s "seed", else 1',
+    },
+    workers: {
+      type: "string",
+      value: "N",
+      help: "worker threads that check crash states, 0..64 (0: check in this thread).",
+      default: "1",
+    },
+    nats: {
+      type: "string",
+      value: "URL",
+      help: "also hand chunks of crash points to `daxsim worker` processes through this NATS server's JetStream work queue.",
+      default: "none: check on this machine only",
+    },
+    db: {
+      type: "string",
+      value: "FILE",
+      help: "store the experiment, its crash points and its violations in this SQLite file (docs/sqlite-schema.md).",
+      default: "none",
+    },
+    json: {
+      type: "boolean",
+      help: "print JSON lines (progress, violation, summary) even on a terminal; without a terminal this is the default.",
+    },
+    out: {
+      type: "string",
+      value: "DIR",
+      help: "write experiment.json and violations.jsonl into DIR; with --reproduce, the image file to write.",
+      default: "none",
+    },
+    reproduce: {
+      type: "string",
+      value: "ID",
+      help: "rebuild the crash image of state ID (<crash seq>:<state index>, as a violation names it) into --out IMG instead of running the experiment; give the same options as the experiment.",
+      default: "none: run the experiment",
+    },
+  },
+  exitCodes: [
+    EXIT_OK,
+    { code: 1, meaning: "violations found (each is printed with its reproducer)" },
+    {
+      ...EXIT_USAGE,
+      meaning: `${EXIT_USAGE.meaning}; also: a NATS server that does not answer, a --reproduce ID that names no crash state`,
+    },
+  ],
+};
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, OPTIONS);
+  if (args.includes("--seed") || args.some((a) => a.startsWith("--seed=")))
+    throw new UsageError(
+      '--seed is ambiguous here: --strategy-seed S seeds the choice of crash states (random:N), --workload-seed S overrides the workload\'s "seed"',
+    );
+  const { values, positionals } = parse(args, HELP);
   if (positionals.length !== 1) throw new UsageError("give exactly one WORKLOAD.json");
   const file = positionals[0]!;
   let workloadDoc: unknown;
@@ -47,7 +137,10 @@ export async function run(args: string[]): Promise<number> {
     throw new CommandFailure(`${file}: ${(error as Error).message}`, 2);
   }
   const options = experimentOptions(values);
+  const workloadSeed = seedValue(values, "workload-seed");
+  if (workloadSeed !== undefined) workloadDoc = withSeed(workloadDoc, workloadSeed);
   const reproduceId = str(values, "reproduce");
+  const reproduceArgs = { file, options, workloadSeed };
   if (reproduceId !== undefined) return reproduceImage(workloadDoc, options, reproduceId, str(values, "out"));
 
   const { runExperiment, specOf } = await import("../experiment/engine.js");
@@ -80,7 +173,7 @@ export async function run(args: string[]): Promise<number> {
     bar?.done();
     await pool?.close();
   }
-  const reproducer = (v: ViolationRecord): string => reproduceCommand(file, options, v.id);
+  const reproducer = (v: ViolationRecord): string => reproduceCommand(reproduceArgs, v.id);
   if (json) {
     for (const v of result.violations)
       process.stdout.write(`${JSON.stringify({ type: "violation", ...v, reproduce: reproducer(v) })}\n`);
@@ -127,7 +220,7 @@ function experimentOptions(values: Record<string, unknown>): ExperimentOptions {
     throw error;
   }
   const persistence = persistenceOption(values);
-  const seed = seedOption(values) ?? 1n;
+  const seed = seedValue(values, "strategy-seed") ?? 1n;
   return {
     crashPoints,
     strategy,
@@ -151,18 +244,50 @@ async function openPool(workers: number, nats: string | undefined): Promise<Chec
   }
 }
 
-function reproduceCommand(file: string, options: ExperimentOptions, id: string): string {
-  const parts = [
-    "npx daxsim experiment",
-    file,
-    `--crash-points ${options.crashPoints}`,
-    `--strategy ${formatStrategy(options.strategy)}`,
-    `--seed ${options.seed}`,
+/** A seed option (decimal or 0x hex); undefined when not given. */
+function seedValue(values: Record<string, unknown>, name: string): bigint | undefined {
+  const text = str(values, name);
+  if (text === undefined) return undefined;
+  try {
+    return parseSeed(text);
+  } catch (error) {
+    if (error instanceof PrngSeedError) throw new UsageError(`--${name}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The workload document with its "seed" setting replaced (a bare list of ops becomes {seed, ops}). */
+function withSeed(doc: unknown, seed: bigint): unknown {
+  const text = seed.toString();
+  if (Array.isArray(doc)) return { seed: text, ops: doc };
+  if (typeof doc === "object" && doc !== null) return { ...doc, seed: text };
+  return doc; // not a workload: parseWorkload says why
+}
+
+interface ReproduceArgs {
+  file: string;
+  options: ExperimentOptions;
+  workloadSeed: bigint | undefined;
+}
+
+/** The command that rebuilds crash state `id`, with every path absolute: it works pasted anywhere. */
+function reproduceCommand(r: ReproduceArgs, id: string): string {
+  const { options } = r;
+  const args = [
+    "experiment",
+    resolve(r.file),
+    "--crash-points",
+    options.crashPoints,
+    "--strategy",
+    formatStrategy(options.strategy),
+    "--strategy-seed",
+    String(options.seed),
   ];
-  if (options.torn) parts.push("--torn");
-  if (options.persistence !== undefined) parts.push(`--persistence ${options.persistence}`);
-  parts.push(`--reproduce ${id}`, "--out crash.img");
-  return parts.join(" ");
+  if (r.workloadSeed !== undefined) args.push("--workload-seed", String(r.workloadSeed));
+  if (options.torn) args.push("--torn");
+  if (options.persistence !== undefined) args.push("--persistence", options.persistence);
+  args.push("--reproduce", id, "--out", "crash.img");
+  return daxsimCommandLine(args);
 }
 
 async function reproduceImage(
@@ -181,6 +306,26 @@ async function reproduceImage(
     if (error instanceof ReproduceError) throw new CommandFailure(error.message, 2);
     throw error;
   }
+  writeCrashImage(out, image, writeImage);
+  const chosen = image.state.chosen.map((c) =>
+    c.wordKept !== undefined ? `line ${c.line} words ${c.wordKept.join(",")}` : `line ${c.line} keeps ${c.kept}`,
+  );
+  process.stdout.write(
+    `wrote ${out}: crash state ${id} (other pending lines: ${image.state.fallback === "all" ? "all survive" : "all lost"}${chosen.length > 0 ? `; ${chosen.join("; ")}` : ""})\n`,
+  );
+  const imagePath = resolve(out);
+  process.stdout.write(
+    `inspect it with: ${daxsimCommandLine(["fsck", imagePath])}; ${daxsimCommandLine(["ls", imagePath])}; ${daxsimCommandLine(["io", "--dimm", imagePath, "-c", "stat", "/PATH"])}\n`,
+  );
+  return 0;
+}
+
+/** Writes a crash image (the base media with the chosen line contents over it) as an image file. */
+export function writeCrashImage(
+  out: string,
+  image: ReturnType<typeof import("../experiment/engine.js").reproduce>,
+  writeImage: typeof import("../../node/image/index.js").writeImage,
+): void {
   const chunks = image.base.map((c) => (c === undefined ? undefined : Buffer.from(c)));
   for (const [line, content] of image.lines) {
     const c = Math.floor((line * LINE_BYTES) / CHUNK_BYTES);
@@ -188,16 +333,6 @@ async function reproduceImage(
     chunks[c]!.set(content, line * LINE_BYTES - c * CHUNK_BYTES);
   }
   writeImage(out, { dimmSizeBytes: image.sizeBytes, persistence: image.persistence }, (c) => chunks[c]);
-  const chosen = image.state.chosen.map((c) =>
-    c.wordKept !== undefined ? `line ${c.line} words ${c.wordKept.join(",")}` : `line ${c.line} keeps ${c.kept}`,
-  );
-  process.stdout.write(
-    `wrote ${out}: crash state ${id} (other pending lines: ${image.state.fallback === "all" ? "all survive" : "all lost"}${chosen.length > 0 ? `; ${chosen.join("; ")}` : ""})\n`,
-  );
-  process.stdout.write(
-    `inspect it with: npx daxsim fsck ${out}; npx daxsim ls ${out}; npx daxsim io --dimm ${out} -c stat /PATH\n`,
-  );
-  return 0;
 }
 
 function summaryOf(r: ExperimentResult): Record<string, unknown> {
@@ -216,7 +351,7 @@ function formatSummary(r: ExperimentResult, reproducer: (v: ViolationRecord) => 
   const total = Object.values(r.violationsByOracle).reduce((a, b) => a + b, 0);
   lines.push(
     "",
-    `strategy ${r.strategy}, crash points at every ${r.crashPointMode}${r.torn ? ", torn words" : ""}, seed ${r.seed}, ${r.checkers} checker(s)`,
+    `strategy ${r.strategy}, crash points at every ${r.crashPointMode}${r.torn ? ", torn words" : ""}, strategy seed ${r.strategySeed}, workload seed ${r.workloadSeed}, ${r.checkers} checker(s)`,
   );
   lines.push(`  crash points      ${r.crashPoints}`);
   lines.push(`  crash states      ${r.states}`);

@@ -7,27 +7,56 @@
  */
 import { closeSync, openSync } from "node:fs";
 import { resolve } from "node:path";
-import { exportPmreorder, writeRawMedia } from "../../replay/index.js";
+import { PMREORDER_MAP_BASE_DEFAULT, exportPmreorder, writeRawMedia } from "../../replay/index.js";
 import { parse, str } from "./args.js";
 import { UsageError } from "./errors.js";
-import { LOG_OPTIONS, dimmOverrides, logFileAndNode, seqOption, withLog, writeAll } from "./replay_tools.js";
+import type { CommandHelp } from "./help.js";
+import {
+  LOG_EXIT_CODES,
+  LOG_OPTIONS,
+  dimmOverrides,
+  logFileAndNode,
+  seqOption,
+  withLog,
+  writeAll,
+} from "./replay_tools.js";
 
 const FORMATS = ["pmreorder"] as const;
 
-export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    {
-      ...LOG_OPTIONS,
-      format: { type: "string" },
-      out: { type: "string" },
-      media: { type: "string" },
-      "from-seq": { type: "string" },
-      "to-seq": { type: "string" },
-      "map-base": { type: "string" },
+export const HELP: CommandHelp = {
+  description: [
+    "Writes the store log pmemcheck writes with --log-stores=yes, which PMDK's pmreorder replays with a consistency checker (docs/replay.md: how each event maps, and how to run pmreorder with scripts/pmreorder_checker.mjs). Export one boot: from just after a Mount to the next power loss.",
+  ],
+  options: {
+    ...LOG_OPTIONS,
+    format: {
+      type: "string",
+      value: "FORMAT",
+      help: "the log format.",
+      values: FORMATS,
+      default: "required",
     },
-    false,
-  );
+    out: { type: "string", value: "FILE", help: "write the log to FILE.", default: "standard output" },
+    media: {
+      type: "string",
+      value: "FILE",
+      help: "also write the raw media as it was just before --from-seq: the file the log registers and pmreorder modifies.",
+      default: "none (the log registers daxsim-NODE.media)",
+    },
+    "from-seq": { type: "string", value: "S", help: "the first seq to export.", default: "1" },
+    "to-seq": { type: "string", value: "S", help: "the last seq to export.", default: "the end of the log" },
+    "map-base": {
+      type: "string",
+      value: "ADDR",
+      help: "the virtual address the media file is registered at (decimal or 0x hex).",
+      default: `0x${PMREORDER_MAP_BASE_DEFAULT.toString(16)}`,
+    },
+  },
+  exitCodes: LOG_EXIT_CODES,
+};
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, HELP);
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const { db, node } = logFileAndNode(values);
   const format = str(values, "format");

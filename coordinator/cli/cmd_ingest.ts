@@ -11,13 +11,37 @@ import { EventIngest, INGEST_DURABLE_DEFAULT } from "../ingest/ingest.js";
 import type { IngestLogRecord } from "../ingest/ingest.js";
 import { parse, required, str } from "./args.js";
 import { CommandFailure } from "./errors.js";
+import { EXIT_OK, EXIT_USAGE } from "./help.js";
+import type { CommandHelp } from "./help.js";
+
+export const HELP: CommandHelp = {
+  description: [
+    "The coordinator runs the same loop in-process; this command exists for operations and for tests that kill ingest as a process. Log records go to stderr as JSON lines, the final status to stdout.",
+  ],
+  options: {
+    nats: { type: "string", value: "URL", help: "the NATS server with the DAXSIM_EVENTS stream.", default: "required" },
+    db: {
+      type: "string",
+      value: "FILE",
+      help: "the SQLite event log to write (created when missing; docs/sqlite-schema.md).",
+      default: "required",
+    },
+    durable: {
+      type: "string",
+      value: "NAME",
+      help: "the JetStream durable consumer's name: one per SQLite file.",
+      default: INGEST_DURABLE_DEFAULT,
+    },
+  },
+  exitCodes: [
+    { ...EXIT_OK, meaning: "stopped by SIGINT or SIGTERM after committing what it had decoded" },
+    { code: 1, meaning: "ingest stopped on an error (NATS or SQLite); the message says which" },
+    EXIT_USAGE,
+  ],
+};
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parse(
-    args,
-    { nats: { type: "string" }, db: { type: "string" }, durable: { type: "string" } },
-    false,
-  );
+  const { values } = parse(args, HELP);
   const url = required(values, "nats", "URL");
   const file = required(values, "db", "FILE");
   const durable = str(values, "durable") ?? INGEST_DURABLE_DEFAULT;

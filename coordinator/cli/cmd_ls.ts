@@ -4,21 +4,35 @@
  * kernel would, but never written back: ls changes nothing on disk.
  */
 import type { FileStat } from "../../node/fs/fs.js";
-import { machineFromImage } from "../../node/image/machine_image.js";
 import { STRERROR } from "../../node/xfs_io/c_lib.js";
 import { parse } from "./args.js";
 import { CommandFailure, UsageError } from "./errors.js";
-import { modeString, quietLog, readImageOrFail } from "./image_tools.js";
+import { EXIT_OK, EXIT_USAGE } from "./help.js";
+import type { CommandHelp } from "./help.js";
+import { modeString, mountImageOrFail, readImageOrFail } from "./image_tools.js";
 
 /** Entries listed at most (a directory of daxfs holds far fewer). */
 const ENTRIES_MAX = 1 << 20;
 
+export const HELP: CommandHelp = {
+  arguments: [
+    { name: "IMG", help: "a DIMM image (daxsim mkfs, replay --out, experiment --reproduce)." },
+    { name: "PATH", help: "the directory (or file) to list; default /." },
+  ],
+  options: {},
+  exitCodes: [
+    EXIT_OK,
+    { code: 1, meaning: "the image cannot be read or does not mount, or PATH cannot be accessed" },
+    EXIT_USAGE,
+  ],
+};
+
 export async function run(args: string[]): Promise<number> {
-  const { positionals } = parse(args, {});
+  const { positionals } = parse(args, HELP);
   if (positionals.length < 1 || positionals.length > 2) throw new UsageError("give the image and at most one path");
   const [imagePath, target = "/"] = positionals as [string, string | undefined];
   const path = target.startsWith("/") ? target : `/${target}`;
-  const machine = machineFromImage(readImageOrFail(imagePath), quietLog());
+  const machine = mountImageOrFail(imagePath, readImageOrFail(imagePath));
   const pid = 1;
   const top = machine.stat(pid, { path });
   if (!top.ok)

@@ -13,18 +13,55 @@ import { saveImage } from "../../node/image/machine_image.js";
 import { Machine } from "../../node/machine.js";
 import { flag, intOption, parse, persistenceOption, seedOption, str } from "./args.js";
 import { CommandFailure, UsageError } from "./errors.js";
+import { EXIT_OK, EXIT_USAGE } from "./help.js";
+import type { CommandHelp } from "./help.js";
 import { quietLog } from "./image_tools.js";
 
 export const INODES_MAX = 1 << 20;
 
+export const HELP: CommandHelp = {
+  description: ["The image is written atomically; an existing file is never overwritten without --force."],
+  arguments: [{ name: "IMG", help: "the image file to create." }],
+  options: {
+    size: {
+      type: "string",
+      value: "SIZE",
+      help: "the DIMM size, with a K, M or G suffix (e.g. 64M); a whole number of 1 MiB chunks.",
+      default: "required",
+    },
+    persistence: {
+      type: "string",
+      value: "DOMAIN",
+      help: "the persistence domain recorded in the image: adr (caches are volatile) or eadr (caches are inside it).",
+      values: ["adr", "eadr"],
+      default: "adr",
+    },
+    inodes: {
+      type: "string",
+      value: "N",
+      help: `inodes in the filesystem, 1..${INODES_MAX}.`,
+      default: "one per 16 blocks of the DIMM (64 KiB), at least 64, at most 65536",
+    },
+    seed: {
+      type: "string",
+      value: "S",
+      help: "seeds the filesystem's UUID (decimal or 0x hex).",
+      default: "1",
+    },
+    force: { type: "boolean", help: "replace IMG if it exists." },
+  },
+  exitCodes: [
+    EXIT_OK,
+    {
+      code: 1,
+      meaning: "IMG exists (without --force), the DIMM is too small to format, or the file cannot be written",
+    },
+    EXIT_USAGE,
+  ],
+};
+
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    size: { type: "string" },
-    persistence: { type: "string" },
-    inodes: { type: "string" },
-    seed: { type: "string" },
-    force: { type: "boolean" },
-  });
+  const { values, positionals } = parse(args, HELP);
   if (positionals.length !== 1)
     throw new UsageError(
       positionals.length === 0 ? "name the image file to create" : `one image file, got ${positionals.length}`,

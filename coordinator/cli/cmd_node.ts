@@ -12,23 +12,59 @@ import { isValidNodeId } from "../../proto/subjects.js";
 import { startNodeProcess } from "../../node/control/node_process.js";
 import { parse, persistenceOption, required, seedOption, str } from "./args.js";
 import { UsageError } from "./errors.js";
+import { EXIT_OK, EXIT_USAGE } from "./help.js";
+import type { CommandHelp } from "./help.js";
 
 export const NODE_DIMM_SIZE_DEFAULT = "64M";
 
-export async function run(args: string[]): Promise<number> {
-  const { values } = parse(
-    args,
-    {
-      id: { type: "string" },
-      nats: { type: "string" },
-      grpc: { type: "string" },
-      "dimm-size": { type: "string" },
-      persistence: { type: "string" },
-      mount: { type: "string" },
-      seed: { type: "string" },
+export const HELP: CommandHelp = {
+  description: [
+    "Serves NodeControl over gRPC, publishes every event to JetStream (subject daxsim.events.ID) and announces itself on NATS, so a coordinator on any host of the cluster finds it. A node whose id already has events in JetStream continues that log: it folds its durable DIMM events, loses power under strict (reason kill, or restart after a clean shutdown) and carries on at the next seq. Prints one JSON line once it serves; logs JSON lines on stderr.",
+  ],
+  options: {
+    id: { type: "string", value: "ID", help: "the node id: 1–64 characters of A-Z a-z 0-9 _ -.", default: "required" },
+    nats: { type: "string", value: "URL", help: "the NATS server or cluster (JetStream on).", default: "required" },
+    grpc: {
+      type: "string",
+      value: "HOST:PORT",
+      help: "the address to serve NodeControl on (port 0: any free port, printed).",
+      default: "127.0.0.1:0",
     },
-    false,
-  );
+    "dimm-size": {
+      type: "string",
+      value: "SIZE",
+      help: "the DIMM size (K, M or G suffix).",
+      default: NODE_DIMM_SIZE_DEFAULT,
+    },
+    persistence: {
+      type: "string",
+      value: "DOMAIN",
+      help: "the persistence domain.",
+      values: ["adr", "eadr"],
+      default: "adr",
+    },
+    mount: {
+      type: "string",
+      value: "OPTS",
+      help: "mount options: dax or nodax, zero-on-extend=none|block|eof, bug=NAME (docs/bugs.md).",
+      default: "dax,zero-on-extend=block",
+    },
+    seed: {
+      type: "string",
+      value: "S",
+      help: "the node's seed: mkfs, and the power losses injected without a seed of their own.",
+      default: "1",
+    },
+  },
+  exitCodes: [
+    { ...EXIT_OK, meaning: "stopped by SIGTERM or SIGINT, or by a Shutdown call" },
+    { code: 1, meaning: "the node could not start (NATS unreachable, a log it cannot continue)" },
+    EXIT_USAGE,
+  ],
+};
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parse(args, HELP);
   const node = required(values, "id", "NODE");
   if (!isValidNodeId(node)) throw new UsageError(`--id ${node}: a node id is 1–64 characters of A-Z a-z 0-9 _ -`);
   const nats = required(values, "nats", "URL");

@@ -9,27 +9,73 @@ import { countOption, parse, flag, seedOption, str, strs } from "./args.js";
 import { COORDINATOR_OPTIONS, coordinatorAddress } from "./run_manifest.js";
 import { coordinatorClient, unary } from "../control/rpc_client.js";
 import type { InjectPowerLossRequest } from "../../proto/gen/daxsim/v1/coordinator.js";
-import { PowerLossResult } from "../../proto/gen/daxsim/v1/node.js";
+import { powerLossResultJson } from "../../proto/index.js";
 import { isPowerLossPolicy } from "../../proto/events.js";
 import { policyToWire } from "../../proto/codec.js";
 import { CommandFailure, UsageError } from "./errors.js";
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./help.js";
+import type { CommandHelp } from "./help.js";
+
+export const HELP: CommandHelp = {
+  description: [
+    "Without a trigger every named node loses power at one instant (each is held between two ops first). Prints one JSON line per node: the seq of its PowerLoss event, the seed, how many pending cache lines were decided and how many of them were lost, the media hash.",
+  ],
+  options: {
+    ...COORDINATOR_OPTIONS,
+    node: {
+      type: "string",
+      value: "ID",
+      help: "a node to power off; repeat it for several (a rack losing power).",
+      default: "required",
+      multiple: true,
+    },
+    "at-seq": {
+      type: "string",
+      value: "S",
+      help: "fire when the node's log reaches seq S (per node).",
+      default: "none: now",
+    },
+    "after-ops": {
+      type: "string",
+      value: "K",
+      help: "fire after K more filesystem ops on the node.",
+      default: "none: now",
+    },
+    "after-ms": {
+      type: "string",
+      value: "T",
+      help: "fire after a delay drawn from the seed in [0, T] ms, all nodes at once.",
+      default: "none: now",
+    },
+    policy: {
+      type: "string",
+      value: "POLICY",
+      help: "what happens to the cache lines that were not durable: strict (none survive), random (seeded, per line), torn (seeded, per 8-byte word), eadr-like (all survive).",
+      values: ["strict", "random", "torn", "eadr-like"],
+      default: "strict",
+    },
+    seed: {
+      type: "string",
+      value: "S",
+      help: "the power loss's seed (random and torn decisions, the --after-ms delay); printed either way.",
+      default: "drawn by the coordinator",
+    },
+    kill: {
+      type: "boolean",
+      help: "SIGKILL the node process instead; its supervisor restarts it and it rebuilds from its durable log.",
+    },
+    "timeout-ms": {
+      type: "string",
+      value: "MS",
+      help: "how long an --at-seq or --after-ops trigger may wait before the call fails with DEADLINE_EXCEEDED.",
+      default: "600000",
+    },
+  },
+  exitCodes: [EXIT_OK, EXIT_FAILED, EXIT_USAGE],
+};
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parse(
-    args,
-    {
-      ...COORDINATOR_OPTIONS,
-      node: { type: "string", multiple: true },
-      "at-seq": { type: "string" },
-      "after-ops": { type: "string" },
-      "after-ms": { type: "string" },
-      policy: { type: "string" },
-      seed: { type: "string" },
-      kill: { type: "boolean" },
-      "timeout-ms": { type: "string" },
-    },
-    false,
-  );
+  const { values } = parse(args, HELP);
   const nodes = strs(values, "node");
   if (nodes.length === 0) throw new UsageError("--node NODE is required (repeat it for several nodes)");
   const triggers = ["at-seq", "after-ops", "after-ms"].filter((t) => str(values, t) !== undefined);
@@ -61,7 +107,7 @@ export async function run(args: string[]): Promise<number> {
   const client = coordinatorClient(address);
   try {
     const reply = await unary(client, client.injectPowerLoss, request);
-    for (const result of reply.results) process.stdout.write(`${JSON.stringify(PowerLossResult.toJSON(result))}\n`);
+    for (const result of reply.results) process.stdout.write(`${JSON.stringify(powerLossResultJson(result))}\n`);
     return 0;
   } catch (error) {
     throw new CommandFailure(`powerloss: ${(error as Error).message}`);

@@ -9,14 +9,34 @@ import { replayLog, writeMediaImage } from "../../replay/index.js";
 import type { ReplayResult } from "../../replay/index.js";
 import { flag, parse, str } from "./args.js";
 import { UsageError } from "./errors.js";
-import { LOG_OPTIONS, dimmOverrides, logFileAndNode, seqOption, withLog } from "./replay_tools.js";
+import type { CommandHelp } from "./help.js";
+import { LOG_EXIT_CODES, LOG_OPTIONS, dimmOverrides, logFileAndNode, seqOption, withLog } from "./replay_tools.js";
+
+export const HELP: CommandHelp = {
+  description: [
+    "Replays with the node's own pure apply function and checks every media hash the node recorded (PowerLoss and Mount events) on the way; a gap, duplicate, edited row or divergence is an error naming the seq.",
+  ],
+  options: {
+    ...LOG_OPTIONS,
+    "at-seq": {
+      type: "string",
+      value: "S",
+      help: "replay up to and including seq S.",
+      default: "the end of the node's log",
+    },
+    out: {
+      type: "string",
+      value: "IMG",
+      help: "save the media as a DIMM image that daxsim fsck, ls, cat and io open (cache lines still pending are not in it).",
+      default: "none",
+    },
+    json: { type: "boolean", help: "print the summary as one JSON object." },
+  },
+  exitCodes: LOG_EXIT_CODES,
+};
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    { ...LOG_OPTIONS, "at-seq": { type: "string" }, out: { type: "string" }, json: { type: "boolean" } },
-    false,
-  );
+  const { values, positionals } = parse(args, HELP);
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const { db, node } = logFileAndNode(values);
   const atSeq = seqOption(values, "at-seq");

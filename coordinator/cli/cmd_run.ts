@@ -15,16 +15,43 @@ import { WorkloadSession } from "../../node/workload/session.js";
 import { WorkloadFileError, machineForWorkload, parseWorkload } from "../../node/workload/workload_file.js";
 import { flag, parse, seedOption, str } from "./args.js";
 import { CommandFailure, UsageError } from "./errors.js";
+import { EXIT_OK, EXIT_USAGE } from "./help.js";
+import type { CommandHelp } from "./help.js";
 import { quietLog, readImageOrFail, shutDownAndSave, stdoutWriter } from "./image_tools.js";
 
 const INVALID_WORKLOAD = 2;
 
+export const HELP: CommandHelp = {
+  description: [
+    "Without --dimm the workload runs on a fresh in-memory machine made from the file's dimm, mount and seed settings; with --dimm on the image (mounted with recovery, saved back after a clean unmount, whatever happened). The run stops at the first failed expectation or op that could not run.",
+  ],
+  arguments: [
+    { name: "FILE.json", help: "the workload: a JSON array of ops, or {dimm, mount, seed, ops} (docs/workload.md)." },
+  ],
+  options: {
+    dimm: {
+      type: "string",
+      value: "IMG",
+      help: "run on this DIMM image and save it back.",
+      default: "none: a fresh machine from the file's settings",
+    },
+    json: { type: "boolean", help: "print one JSON result per op (docs/workload.md, Results) instead of a table." },
+    seed: {
+      type: "string",
+      value: "S",
+      help: "the workload's seed, overriding the file's \"seed\": seeds mkfs and the power losses that give no seed of their own (decimal or 0x hex).",
+      default: 'the file\'s "seed", else 1',
+    },
+  },
+  exitCodes: [
+    { ...EXIT_OK, meaning: "every op ran and every expectation held" },
+    { code: 1, meaning: "an expectation failed or an op could not run (the run stops there)" },
+    { ...EXIT_USAGE, meaning: `${EXIT_USAGE.meaning} (the file is not a valid workload: every bad op is listed)` },
+  ],
+};
+
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    dimm: { type: "string" },
-    json: { type: "boolean" },
-    seed: { type: "string" },
-  });
+  const { values, positionals } = parse(args, HELP);
   if (positionals.length !== 1) throw new UsageError("give one workload file");
   const file = positionals[0]!;
   const workload = loadWorkload(file);
@@ -114,7 +141,7 @@ export function formatRow(r: OpRecord): string {
   if (r.op === "readdir" && Array.isArray(info)) details.push(info.map((e) => e.name).join(" "));
   if (r.op === "powerloss" && info !== undefined && !Array.isArray(info))
     details.push(
-      `${String(info.policy)} seed ${String(info.seed)}: ${String(info.linesLost)} of ${String(info.pendingLines)} pending lines lost`,
+      `${String(info.policy)} seed ${String(info.seed)}: ${String(info.linesDecided)} pending lines decided, ${String(info.linesLost)} lost, ${String(info.linesPartlyLost)} partly lost`,
     );
   if (r.message !== undefined) details.push(r.message);
   if (r.mismatch !== undefined) details.push(`MISMATCH: ${r.mismatch}`);

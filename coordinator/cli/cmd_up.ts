@@ -23,6 +23,8 @@ import { fileURLToPath } from "node:url";
 import { NatsServer } from "../nats/nats_server.js";
 import { intOption, parse, persistenceOption, str } from "./args.js";
 import { CommandFailure } from "./errors.js";
+import { EXIT_OK, EXIT_USAGE } from "./help.js";
+import type { CommandHelp } from "./help.js";
 import { DEFAULT_RUN_DIR, MANIFEST_VERSION, writeManifest } from "./run_manifest.js";
 import type { Manifest, ManifestNode } from "./run_manifest.js";
 
@@ -106,18 +108,47 @@ async function stopChild(child: Child): Promise<void> {
   clearTimeout(timer);
 }
 
-export async function run(args: string[]): Promise<number> {
-  const { values } = parse(
-    args,
-    {
-      nodes: { type: "string" },
-      dir: { type: "string" },
-      "dimm-size": { type: "string" },
-      persistence: { type: "string" },
-      nats: { type: "string" },
+export const HELP: CommandHelp = {
+  description: [
+    "Starts a private nats-server (JetStream, store in RUNDIR) unless --nats, one `daxsim coordinator` and N `daxsim node` processes (n1 … nN), all on 127.0.0.1 without authentication; writes RUNDIR/manifest.json with every address and the SQLite path, prints the same JSON, and stays in the foreground as their supervisor: a node that dies (a kill power loss) is started again and rebuilds its media from its durable log. Ctrl-C or SIGTERM stops the nodes cleanly, then the coordinator and NATS.",
+  ],
+  options: {
+    nodes: { type: "string", value: "N", help: `how many nodes, 1..${UP_NODES_MAX}.`, default: "1" },
+    dir: {
+      type: "string",
+      value: "RUNDIR",
+      help: "the run folder: manifest.json, events.sqlite, logs/, the NATS store.",
+      default: DEFAULT_RUN_DIR,
     },
-    false,
-  );
+    "dimm-size": {
+      type: "string",
+      value: "SIZE",
+      help: "each node's DIMM size (K, M or G suffix).",
+      default: "64M",
+    },
+    persistence: {
+      type: "string",
+      value: "DOMAIN",
+      help: "each node's persistence domain.",
+      values: ["adr", "eadr"],
+      default: "adr",
+    },
+    nats: {
+      type: "string",
+      value: "URL",
+      help: "use this NATS server or cluster instead of starting one.",
+      default: "a private nats-server on a free loopback port",
+    },
+  },
+  exitCodes: [
+    { ...EXIT_OK, meaning: "stopped by Ctrl-C or SIGTERM (every process stopped cleanly)" },
+    { code: 1, meaning: "a process could not be started, or a child kept dying" },
+    EXIT_USAGE,
+  ],
+};
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parse(args, HELP);
   const count = intOption(values, "nodes", 1, 1, UP_NODES_MAX);
   const dir = resolve(str(values, "dir") ?? DEFAULT_RUN_DIR);
   const persistence = persistenceOption(values) ?? "adr";

@@ -7,13 +7,42 @@
 import { cpus } from "node:os";
 import { intOption, parse, required } from "./args.js";
 import { CommandFailure } from "./errors.js";
+import { EXIT_OK, EXIT_USAGE } from "./help.js";
+import type { CommandHelp } from "./help.js";
+
+export const HELP: CommandHelp = {
+  description: [
+    "Runs until SIGINT or SIGTERM. Any number of workers may serve the same cluster; each chunk is checked once, and a chunk whose worker dies is handed to another after the ack wait.",
+  ],
+  options: {
+    nats: {
+      type: "string",
+      value: "URL",
+      help: "the NATS server (or any server of the cluster) the experiments were started with (`daxsim experiment --nats URL`).",
+      default: "required",
+    },
+    threads: {
+      type: "string",
+      value: "N",
+      help: "checker threads, 1..64.",
+      default: "the number of CPUs",
+    },
+    "ack-wait-ms": {
+      type: "string",
+      value: "MS",
+      help: "how long a chunk may take before JetStream hands it to another worker, 1000..3600000 ms.",
+      default: "30000",
+    },
+  },
+  exitCodes: [
+    { ...EXIT_OK, meaning: "stopped by SIGINT or SIGTERM" },
+    { code: 1, meaning: "the worker failed while checking" },
+    { ...EXIT_USAGE, meaning: `${EXIT_USAGE.meaning}; also: no NATS server answers at --nats URL` },
+  ],
+};
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parse(
-    args,
-    { nats: { type: "string" }, threads: { type: "string" }, "ack-wait-ms": { type: "string" } },
-    false,
-  );
+  const { values } = parse(args, HELP);
   const url = required(values, "nats", "URL");
   const threads = intOption(values, "threads", Math.max(1, cpus().length), 1, 64);
   const ackWaitMs = intOption(values, "ack-wait-ms", 30_000, 1000, 3_600_000);

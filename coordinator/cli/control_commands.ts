@@ -29,7 +29,7 @@ export const CONTROL_COMMANDS: readonly Command[] = [
   },
   {
     name: "status",
-    summary: "show the nodes a coordinator knows and its ingest progress (lag, gaps)",
+    summary: "show the nodes a coordinator knows and its ingest: lag, gaps, the log's events and this session's",
     usage: "daxsim status [--coordinator ADDR | --dir RUNDIR] [--json]",
     load: () => import("./cmd_status.js"),
   },

@@ -6,7 +6,8 @@
 import { EventLog, NullSink } from "../../node/events/event_log.js";
 import { ImageError } from "../../node/image/errors.js";
 import { readImage } from "../../node/image/image_file.js";
-import { saveImage, shutDown } from "../../node/image/machine_image.js";
+import { machineFromImage, saveImage, shutDown } from "../../node/image/machine_image.js";
+import { FsCorruptError, FsError } from "../../node/fs/errors.js";
 import type { Machine } from "../../node/machine.js";
 import type { DimmImage } from "../../node/image/image_file.js";
 import { StepClock } from "../../node/sim/clock.js";
@@ -21,6 +22,23 @@ export function readImageOrFail(path: string, exitCode = 1): DimmImage {
     return readImage(path);
   } catch (error) {
     if (error instanceof ImageError) throw new CommandFailure(error.message, exitCode);
+    throw error;
+  }
+}
+
+/**
+ * The image mounted (with recovery) on an in-memory DIMM; the file is never written. An image
+ * that does not mount is a CommandFailure with `exitCode` that says so and points at fsck.
+ */
+export function mountImageOrFail(path: string, image: DimmImage, exitCode = 1): Machine {
+  try {
+    return machineFromImage(image, quietLog());
+  } catch (error) {
+    if (error instanceof FsError || error instanceof FsCorruptError)
+      throw new CommandFailure(
+        `${path} does not mount: ${error.message} (\`daxsim fsck ${path}\` checks it)`,
+        exitCode,
+      );
     throw error;
   }
 }

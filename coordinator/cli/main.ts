@@ -4,12 +4,21 @@
  */
 import { CONTROL_COMMANDS } from "./control_commands.js";
 import { CommandFailure, UsageError } from "./errors.js";
+import { HelpRequested, renderHelp } from "./help.js";
+import type { CommandHelp } from "./help.js";
+
+/** A command module: `run` parses its arguments with parse(args, HELP) (args.ts) before anything else. */
+export interface CommandModule {
+  run(args: string[]): Promise<number>;
+  /** Every option with its meaning, default and allowed values, and the exit statuses (help.ts). */
+  HELP?: CommandHelp;
+}
 
 export interface Command {
   name: string;
   summary: string;
   usage: string;
-  load: () => Promise<{ run(args: string[]): Promise<number> }>;
+  load: () => Promise<CommandModule>;
 }
 
 export const COMMANDS: readonly Command[] = [
@@ -17,7 +26,7 @@ export const COMMANDS: readonly Command[] = [
     name: "experiment",
     summary: "crash-consistency experiment: record a workload, check every crash state the model allows",
     usage:
-      "daxsim experiment WORKLOAD.json [--crash-points fence|store|op] [--strategy prefix|subsets:K|random:N|full:CAP] [--persistence adr|eadr] [--torn] [--seed S] [--workers N] [--nats URL] [--db FILE] [--json] [--out DIR] | --reproduce ID --out IMG",
+      "daxsim experiment WORKLOAD.json [--crash-points fence|store|op] [--strategy prefix|subsets:K|random:N|full:CAP] [--persistence adr|eadr] [--torn] [--strategy-seed S] [--workload-seed S] [--workers N] [--nats URL] [--db FILE] [--json] [--out DIR] | --reproduce ID --out IMG",
     load: () => import("./cmd_experiment.js"),
   },
   {
@@ -58,7 +67,7 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "survivors",
     summary:
-      "which stores survived a power loss: survived, lost, superseded or zeroed, per line, beyond-EOF stores apart",
+      "what became of each store at a power loss (survived, partly-lost, partly-zeroed, partly-superseded, lost, superseded, zeroed), per line, beyond-EOF stores apart",
     usage:
       "daxsim survivors --db FILE --node ID [--power-loss SEQ | --latest] [--format table|json|csv] [--limit N] [--data-only] [--stores-max N]",
     load: () => import("./cmd_survivors.js"),
@@ -78,8 +87,9 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "fsck",
-    summary: "check an image's filesystem without recovery or changes; exit 0 clean, 4 problems, 8 unusable image",
-    usage: "daxsim fsck IMG",
+    summary:
+      "check an image's filesystem after in-memory journal recovery (as mount does), never writing it; exit 0 clean, 4 problems, 8 unusable image",
+    usage: "daxsim fsck [--no-recovery] IMG",
     load: () => import("./cmd_fsck.js"),
   },
   {
@@ -121,10 +131,14 @@ function helpText(): string {
   return [
     "daxsim — simulated NV-DIMM machines with a DAX filesystem, for crash-consistency experiments",
     "",
-    "usage: daxsim <command> [options]     daxsim <command> --help",
+    "usage: daxsim <command> [options]     daxsim <command> --help   (every option, its default, the exit statuses)",
     "",
     "commands:",
     ...lines,
+    "",
+    "exit status (each command's --help has its own list; docs/cli.md has the table):",
+    "  0  success            1  the command found a problem or failed     2  usage error, nothing ran",
+    "  3  replay diverged    fsck: 0 clean, 4 problems, 8 unusable image, 16 usage (as e2fsck)",
     "",
   ].join("\n");
 }
@@ -144,34 +158,41 @@ export async function runCli(argv: string[]): Promise<number> {
     process.stderr.write(`daxsim: unknown command "${name}"; run daxsim --help for the list\n`);
     return 2;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
-    process.stdout.write(`usage: ${command.usage}\n\n${command.summary}\n`);
-    return 0;
-  }
+  let module: CommandModule | undefined;
   try {
-    const module = await command.load();
+    module = await command.load();
+    // Help never runs the command, even one whose run() would do something before parsing.
+    if ((rest.includes("--help") || rest.includes("-h")) && module.HELP !== undefined)
+      throw new HelpRequested(module.HELP);
     return await module.run(rest);
   } catch (error) {
-    return reportError(command.name, error);
+    return reportError(command, error);
   }
 }
 
-function reportError(command: string, error: unknown): number {
-  if (error instanceof UsageError) {
-    process.stderr.write(
-      `daxsim ${command}: ${error.message}\nusage: ${COMMANDS.find((c) => c.name === command)?.usage ?? ""}\n`,
-    );
-    return 2;
-  }
-  if (error instanceof CommandFailure) {
-    process.stderr.write(`daxsim ${command}: ${error.message}\n`);
-    return error.exitCode;
-  }
-  if (error instanceof Error) {
-    process.stderr.write(`daxsim ${command}: ${error.name}: ${error.message}\n`);
-    if (process.env.DAXSIM_DEBUG) process.stderr.write(`${error.stack ?? ""}\n`);
-    return 1;
-  }
-  process.stderr.write(`daxsim ${command}: ${String(error)}\n`);
+/** The exit status for an error that ended a command (docs/cli.md lists them). */
+export function exitStatusOf(error: unknown): number {
+  if (error instanceof HelpRequested) return 0;
+  if (error instanceof UsageError) return 2;
+  if (error instanceof CommandFailure) return error.exitCode;
   return 1;
+}
+
+function reportError(command: Command, error: unknown): number {
+  const status = exitStatusOf(error);
+  if (error instanceof HelpRequested) {
+    process.stdout.write(renderHelp(command, error.help));
+  } else if (error instanceof UsageError) {
+    process.stderr.write(
+      `daxsim ${command.name}: ${error.message}\nusage: ${command.usage}\n(daxsim ${command.name} --help lists every option)\n`,
+    );
+  } else if (error instanceof CommandFailure) {
+    process.stderr.write(`daxsim ${command.name}: ${error.message}\n`);
+  } else if (error instanceof Error) {
+    process.stderr.write(`daxsim ${command.name}: ${error.name}: ${error.message}\n`);
+    if (process.env.DAXSIM_DEBUG) process.stderr.write(`${error.stack ?? ""}\n`);
+  } else {
+    process.stderr.write(`daxsim ${command.name}: ${String(error)}\n`);
+  }
+  return status;
 }

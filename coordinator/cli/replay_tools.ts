@@ -10,17 +10,53 @@ import { ReplayDivergenceError, ReplayError, SqliteEventLog } from "../../replay
 import type { DimmGeometry } from "../../replay/index.js";
 import { persistenceOption, str } from "./args.js";
 import { CommandFailure, UsageError } from "./errors.js";
+import { EXIT_OK, EXIT_USAGE } from "./help.js";
+import type { ExitCodeSpec, OptionSpec } from "./help.js";
 
 export const LOG_OPTIONS = {
-  db: { type: "string" },
-  node: { type: "string" },
-  "dimm-size": { type: "string" },
-  persistence: { type: "string" },
-  "skip-column-check": { type: "boolean" },
-} as const;
+  db: {
+    type: "string",
+    value: "FILE",
+    help: "the coordinator's SQLite event log (RUNDIR/events.sqlite of `daxsim up`); opened read-only.",
+    default: "required",
+  },
+  node: { type: "string", value: "ID", help: "the node whose log to read (n1, n2 …).", default: "required" },
+  "dimm-size": {
+    type: "string",
+    value: "SIZE",
+    help: "the node's DIMM size (64M, 1G …), for a log that does not record it.",
+    default: "as recorded with the log, else inferred from it",
+  },
+  persistence: {
+    type: "string",
+    value: "DOMAIN",
+    help: "the node's persistence domain, for a log that does not record it.",
+    values: ["adr", "eadr"],
+    default: "as recorded with the log, else adr",
+  },
+  "skip-column-check": {
+    type: "boolean",
+    help: "do not compare each row's plain columns with its encoded event (about half of replay's time on big logs); every other check stays.",
+  },
+} as const satisfies Record<string, OptionSpec>;
 
 export const EXIT_LOG_UNUSABLE = 1;
 export const EXIT_DIVERGENCE = 3;
+
+/** The exit statuses of the log commands (replay, survivors, export). */
+export const LOG_EXIT_CODES: readonly ExitCodeSpec[] = [
+  EXIT_OK,
+  {
+    code: EXIT_LOG_UNUSABLE,
+    meaning:
+      "the log cannot be used: a gap, a duplicate, edited or cut rows, an unknown node or power loss, an unreadable file",
+  },
+  EXIT_USAGE,
+  {
+    code: EXIT_DIVERGENCE,
+    meaning: "replay diverged: the media differs from a hash the node recorded (the message names the first bad event)",
+  },
+];
 
 export function logFileAndNode(values: Record<string, unknown>): { db: string; node: string } {
   const db = str(values, "db");

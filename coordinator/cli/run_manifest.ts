@@ -10,6 +10,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { str } from "./args.js";
 import { UsageError } from "./errors.js";
+import type { OptionSpec } from "./help.js";
 
 export const MANIFEST_VERSION = 1;
 export const DEFAULT_RUN_DIR = "runs/current";
@@ -78,8 +79,18 @@ export function coordinatorAddress(values: Record<string, unknown>): string {
   return manifest.coordinator.grpc;
 }
 
-/** Options every client command takes. */
+/** Options every client command takes (status, exec, powerloss, events). */
 export const COORDINATOR_OPTIONS = {
-  coordinator: { type: "string" },
-  dir: { type: "string" },
-} as const;
+  coordinator: {
+    type: "string",
+    value: "HOST:PORT",
+    help: "the coordinator's gRPC address.",
+    default: `$DAXSIM_COORDINATOR, else the address in the manifest of --dir`,
+  },
+  dir: {
+    type: "string",
+    value: "RUNDIR",
+    help: "the run folder of a `daxsim up` whose manifest.json names the coordinator (used when --coordinator and $DAXSIM_COORDINATOR are not given).",
+    default: DEFAULT_RUN_DIR,
+  },
+} as const satisfies Record<string, OptionSpec>;

@@ -43,6 +43,7 @@ import {
   checkWorkloadJson,
 } from "../../node/control/node_service.js";
 import {
+  CancelledError,
   InvalidArgumentError,
   NotFoundError,
   ResourceExhaustedError,
@@ -145,7 +146,7 @@ export function coordinatorService(ctx: CoordinatorContext): CoordinatorServer {
       let delayMs = 0;
       if (plan.delayMaxMs !== undefined) {
         delayMs = new Prng(plan.seed).split("power-loss-delay").below(plan.delayMaxMs + 1);
-        await sleep(delayMs, cancelled.signal);
+        await cancellableSleep(delayMs, cancelled.signal);
       }
       const results = plan.barrier ? await injectAtOnce(plan, registry) : await injectEach(plan, registry);
       callback(null, { results, seed: plan.seed, delayMs: BigInt(delayMs) });
@@ -213,12 +214,14 @@ export function coordinatorService(ctx: CoordinatorContext): CoordinatorServer {
             gaps: (ingest?.gaps ?? []).map((g) => ({ fromSeq: BigInt(g.fromSeq), toSeq: BigInt(g.toSeq) })),
             nodeLastSeq: BigInt(announced),
             lagEvents: BigInt(Math.max(0, announced - lcs)),
+            eventsInLog: BigInt(ingest?.eventsInLog ?? 0),
           };
         }),
         pendingMessages: BigInt(s.pendingMessages),
         rejected: BigInt(s.rejected),
         batchesCommitted: BigInt(s.batchesCommitted),
         eventsCommitted: BigInt(s.eventsCommitted),
+        eventsInLog: BigInt(s.eventsInLog),
         lastStreamSeq: BigInt(s.lastStreamSeq),
         ingestFailure: s.failure ?? "",
         grpcAddress: ctx.grpcAddress(),
@@ -299,12 +302,21 @@ async function powerLossOn(
   return unary(client, client.powerLoss, req, { deadline }, node);
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/**
+ * Waits `ms`, or until `signal` aborts (the caller cancelled): then rejects with CancelledError, so
+ * the call ends as CANCELLED (rpc_errors.ts), never INTERNAL.
+ */
+export function cancellableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
+    const cancelled = (): void => {
       clearTimeout(timer);
-      reject(new Error("cancelled"));
-    });
+      reject(new CancelledError("", `the call was cancelled during its ${ms} ms delay; no power loss was injected`));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", cancelled);
+      resolve();
+    }, ms);
+    if (signal.aborted) cancelled();
+    else signal.addEventListener("abort", cancelled, { once: true });
   });
 }

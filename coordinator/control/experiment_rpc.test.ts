@@ -30,7 +30,7 @@ function request(overrides: Partial<RunExperimentRequest>): RunExperimentRequest
     strategy: "",
     torn: false,
     persistence: Persistence.PERSISTENCE_UNSPECIFIED,
-    seed: 0n,
+    strategySeed: 0n,
     workers: 1,
     ...overrides,
   };

@@ -65,7 +65,7 @@ function checkRequest(r: RunExperimentRequest): { doc: unknown; options: Experim
       crashPoints,
       strategy,
       torn: r.torn,
-      seed: r.seed === 0n ? 1n : r.seed,
+      seed: r.strategySeed === 0n ? 1n : r.strategySeed,
       ...(persistence !== undefined ? { persistence } : {}),
     },
     workers,

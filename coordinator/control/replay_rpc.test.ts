@@ -13,6 +13,7 @@ import { PowerLossPolicy } from "../../proto/gen/daxsim/v1/events.js";
 import { startNodeProcess } from "../../node/control/node_process.js";
 import type { NodeProcess } from "../../node/control/node_process.js";
 import { DEFAULT_MOUNT_OPTIONS } from "../../node/fs/fs.js";
+import { SURVIVAL_CATEGORIES } from "../../replay/index.js";
 import { pollUntil } from "../ingest/testing.js";
 import { startTestNats } from "../nats/test_nats.js";
 import type { TestNats } from "../nats/test_nats.js";
@@ -94,7 +95,7 @@ describe("Coordinator.Replay and Coordinator.Survival", () => {
     const report = JSON.parse(r.report) as { beyondEof: unknown[]; stores: unknown[] };
     expect(report.beyondEof).toHaveLength(1);
     expect(r.beyondEofStores).toBe(1);
-    expect(Object.keys(r.storesByCategory).sort()).toEqual(["lost", "superseded", "survived", "zeroed"]);
+    expect(Object.keys(r.storesByCategory).sort()).toEqual([...SURVIVAL_CATEGORIES].sort());
     const table = await unary(client, client.survival, { node: "n1", powerLossSeq, format: "table", dataOnly: true });
     expect(table.report).toMatch(/beyond-EOF stores \(1\)/);
     const csv = await unary(client, client.survival, { node: "n1", powerLossSeq, format: "csv", dataOnly: false });

@@ -9,6 +9,9 @@ import { Dimm } from "../../node/dimm/dimm.js";
 import { EventLog, MemorySink } from "../../node/events/event_log.js";
 import { StepClock } from "../../node/sim/clock.js";
 import { Prng } from "../../node/sim/prng.js";
+import { daxsimCommandLine } from "../cli/reproducer.js";
+import { SURVIVAL_CATEGORIES, survivalCategory } from "../../replay/index.js";
+import type { SurvivalCategory } from "../../replay/index.js";
 
 interface ScriptStore {
   id: number;
@@ -64,7 +67,8 @@ export interface StoreFate {
   survivedBytes: number;
   /** Bytes a later store overwrote before the crash. */
   supersededBytes: number;
-  fate: "survived" | "partial" | "lost" | "superseded";
+  /** The survival report's outcome (replay/survival.ts); nothing zeroes here. */
+  fate: SurvivalCategory;
 }
 
 export function runDemoPolicy(seed: bigint, policy: PowerLossPolicy): { fates: StoreFate[]; mediaSha256: string } {
@@ -96,8 +100,12 @@ export function runDemoPolicy(seed: bigint, policy: PowerLossPolicy): { fates: S
       else if (visible[b] !== s.id) supersededBytes++;
     }
     const live = s.length - supersededBytes;
-    const fate =
-      live === 0 ? "superseded" : survivedBytes === live ? "survived" : survivedBytes === 0 ? "lost" : "partial";
+    const fate = survivalCategory({
+      survived: survivedBytes,
+      lost: live - survivedBytes,
+      superseded: supersededBytes,
+      zeroed: 0,
+    });
     const durableAtCrash = live === 0 ? "-" : durableBytes === live ? "yes" : durableBytes === 0 ? "no" : "part";
     return {
       id: s.id,
@@ -115,23 +123,25 @@ export function runDemoPolicy(seed: bigint, policy: PowerLossPolicy): { fates: S
 }
 
 export function dimmDemoReport(seed: bigint): string {
-  const out: string[] = [`daxsim one-DIMM demo, seed ${seed} (replay: npx daxsim demo --seed ${seed})`, ""];
+  const out: string[] = [
+    `daxsim one-DIMM demo, seed ${seed} (replay: ${daxsimCommandLine(["demo", "--one-dimm", "--seed", String(seed)])})`,
+    "",
+  ];
   for (const policy of POWER_LOSS_POLICIES) {
     const { fates, mediaSha256 } = runDemoPolicy(seed, policy);
     out.push(`power loss, policy ${policy}: media sha256 ${mediaSha256.slice(0, 16)}…`);
     out.push("  store  addr    len  kind     followed by                    durable  fate");
     for (const f of fates) {
-      const detail =
-        f.fate === "partial" ? `partial (${f.survivedBytes}/${f.length - f.supersededBytes} bytes)` : f.fate;
+      const detail = f.fate.startsWith("partly-")
+        ? `${f.fate} (${f.survivedBytes}/${f.length} bytes on media)`
+        : f.fate;
       out.push(
         `  #${String(f.id).padEnd(4)} ${String(f.addr).padStart(6)} ${String(f.length).padStart(4)}  ${f.how.padEnd(8)} ${f.persistedBy.padEnd(30)} ${f.durableAtCrash.padEnd(8)} ${detail}`,
       );
     }
     const count = (fate: StoreFate["fate"]): number => fates.filter((f) => f.fate === fate).length;
-    out.push(
-      `  => ${count("survived")} survived, ${count("partial")} partial, ${count("lost")} lost, ${count("superseded")} superseded`,
-      "",
-    );
+    const seen = SURVIVAL_CATEGORIES.filter((c) => c !== "zeroed" && c !== "partly-zeroed");
+    out.push(`  => ${seen.map((c) => `${count(c)} ${c}`).join(", ")}`, "");
   }
   return out.join("\n");
 }

@@ -21,6 +21,7 @@ import { SqliteEventLog, formatSurvival, replayLog, survivalReport } from "../..
 import { manifestPath, readManifest } from "../cli/run_manifest.js";
 import type { Manifest } from "../cli/run_manifest.js";
 import { coordinatorClient, unary } from "../control/rpc_client.js";
+import { daxsimCommandLine } from "../cli/reproducer.js";
 
 export class DemoError extends Error {
   override readonly name = "DemoError";
@@ -113,7 +114,9 @@ export async function runSystemDemo(options: DemoOptions): Promise<void> {
   const { seed, out } = options;
   const dir = resolve(options.dir);
   mkdirSync(dir, { recursive: true });
-  out(`daxsim demo, seed ${seed} — run folder ${dir}\n(reproduce: npx daxsim demo --seed ${seed})\n\n`);
+  out(
+    `daxsim demo, seed ${seed} — run folder ${dir}\n(reproduce: ${daxsimCommandLine(["demo", "--seed", String(seed)])})\n\n`,
+  );
   const up = spawn(process.execPath, [bin(), "up", "--nodes", "3", "--dir", dir, "--dimm-size", "16M"], {
     stdio: ["pipe", "ignore", "pipe"],
   });
@@ -192,7 +195,7 @@ async function powerLosses(
     });
     const r = response.results[0]!;
     out(
-      `${node.id}: power loss, policy ${policy}, seed ${lossSeed}: seq ${r.seq}, ${r.linesDecided} pending lines decided, ${r.linesLost} lost; remounted (fsck ${r.fsckClean ? "clean" : "NOT clean"})\n`,
+      `${node.id}: power loss, policy ${policy}, seed ${lossSeed}: seq ${r.seq}, ${r.linesDecided} pending lines decided, ${r.linesLost} lost, ${r.linesPartlyLost} partly lost; remounted (fsck ${r.fsckClean ? "clean" : "NOT clean"})\n`,
     );
     if (!r.fsckClean) throw new DemoError(`${node.id}: fsck is not clean after recovery`);
   }

@@ -31,6 +31,7 @@ export interface ExperimentOptions {
   torn: boolean;
   /** Overrides the workload's persistence domain. */
   persistence?: Persistence;
+  /** The strategy seed: seeds random:N's choice of crash states (not the workload's own "seed"). */
   seed: bigint;
 }
 
@@ -84,7 +85,10 @@ export interface ExperimentResult {
   strategy: string;
   crashPointMode: CrashPointMode;
   torn: boolean;
-  seed: string;
+  /** Seeds the strategy's choice of crash states (random:N): `--strategy-seed`. */
+  strategySeed: string;
+  /** The workload's own seed (its "seed" setting, or `--workload-seed`): mkfs and its power losses. */
+  workloadSeed: string;
   checkers: number;
   crashPoints: number;
   states: number;
@@ -258,7 +262,8 @@ export async function runExperiment(
     strategy: spec.strategy,
     crashPointMode: options.crashPoints,
     torn: options.torn,
-    seed: spec.seed,
+    strategySeed: spec.seed,
+    workloadSeed: local.rec.workload.settings.seed.toString(),
     checkers: pool?.size ?? 1,
     crashPoints: local.points.length,
     states: 0,

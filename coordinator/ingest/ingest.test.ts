@@ -10,7 +10,7 @@ import { batchMsgId, eventSubject } from "../../proto/subjects.js";
 import { startTestNats } from "../nats/test_nats.js";
 import type { TestNats } from "../nats/test_nats.js";
 import { EventDb } from "./event_db.js";
-import { EventIngest } from "./ingest.js";
+import { EventIngest, eventsInLog } from "./ingest.js";
 import type { IngestLogRecord } from "./ingest.js";
 import { produceStores, query, startTestNode } from "./testing.js";
 import type { TestNode } from "./testing.js";
@@ -158,8 +158,8 @@ describe("ingest", () => {
     await expectLogged(p.file, n2);
     const status = p.ingest.status();
     expect(status.nodes).toEqual({
-      n1: { lastContiguousSeq: n1.log.lastSeq, highestSeq: n1.log.lastSeq, gaps: [] },
-      n2: { lastContiguousSeq: n2.log.lastSeq, highestSeq: n2.log.lastSeq, gaps: [] },
+      n1: { lastContiguousSeq: n1.log.lastSeq, highestSeq: n1.log.lastSeq, gaps: [], eventsInLog: n1.log.lastSeq },
+      n2: { lastContiguousSeq: n2.log.lastSeq, highestSeq: n2.log.lastSeq, gaps: [], eventsInLog: n2.log.lastSeq },
     });
     expect(status.rejected).toBe(0);
     expect(await query(p.file, "SELECT * FROM ingest_gaps")).toEqual([]);
@@ -216,6 +216,31 @@ describe("ingest", () => {
     );
     expect(rows).toEqual([{ n: second.log.lastSeq, lo: 1, hi: second.log.lastSeq }]);
     expect(p.ingest.status().nodes.n1!.gaps).toEqual([]);
+  });
+
+  it("ingest: status counts the log's events in total apart from those this session committed", async () => {
+    const p = await startPipeline();
+    const n1 = await node(p, "n1");
+    await produceStores(n1, 200);
+    await n1.outbox.flush();
+    await p.ingest.waitForSeq("n1", n1.log.lastSeq);
+    const total = n1.log.lastSeq;
+    const rows = await query<{ count: number }>(p.file, "SELECT count(*) AS count FROM events");
+    expect(rows).toEqual([{ count: total }]);
+    expect(p.ingest.status()).toMatchObject({ eventsInLog: total, eventsCommitted: total });
+    // A new session on the same log (a restarted coordinator): nothing committed yet, all logged.
+    await p.ingest.stop();
+    p.ingest = await EventIngest.start({ nc: p.nc, db: p.db, log: (r) => p.logs.push(r) });
+    expect(p.ingest.status()).toMatchObject({ eventsInLog: total, eventsCommitted: 0 });
+    expect(p.ingest.status().nodes.n1!.eventsInLog).toBe(total);
+    await produceStores(n1, 50, 1);
+    await n1.outbox.flush();
+    await p.ingest.waitForSeq("n1", n1.log.lastSeq);
+    const status = p.ingest.status();
+    expect(status.eventsInLog).toBe(n1.log.lastSeq);
+    expect(status.eventsCommitted).toBe(n1.log.lastSeq - total);
+    // With a gap: seqs 1..3 and 7..10 are in the log.
+    expect(eventsInLog({ lastContiguousSeq: 3, highestSeq: 10, gaps: [{ fromSeq: 4, toSeq: 6 }] })).toBe(7);
   });
 
   it("ingest: garbage, a batch on another node's subject and a wrong Msg-Id are rejected, counted, and ingest goes on", async () => {

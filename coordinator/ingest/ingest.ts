@@ -69,11 +69,26 @@ export interface NodeIngestStatus {
   gaps: SeqRange[];
 }
 
+/** A node's ingest status as status() reports it. */
+export interface NodeIngestReport extends NodeIngestStatus {
+  /** Events of the node in the SQLite log, whoever wrote them: every seq ≤ highestSeq not in a gap. */
+  eventsInLog: number;
+}
+
+/** Events a node has in the log: seqs start at 1, so all up to the highest but the gaps. */
+export function eventsInLog(s: NodeIngestStatus): number {
+  let missing = 0;
+  for (const g of s.gaps) missing += g.toSeq - g.fromSeq + 1;
+  return s.highestSeq - missing;
+}
+
 export interface IngestStatus {
-  nodes: Record<string, NodeIngestStatus>;
+  nodes: Record<string, NodeIngestReport>;
+  /** Events in the SQLite log in total (every node, every coordinator session that wrote it). */
+  eventsInLog: number;
   /** Messages rejected since the database was created. */
   rejected: number;
-  /** Messages committed by this process. */
+  /** Batches and events committed by this process (this coordinator session) since it started. */
   batchesCommitted: number;
   eventsCommitted: number;
   /** Stream messages not yet delivered to the consumer, as of the last message (lag). */
@@ -149,16 +164,20 @@ export class EventIngest {
   }
 
   status(): IngestStatus {
-    const nodes: Record<string, NodeIngestStatus> = {};
+    const nodes: Record<string, NodeIngestReport> = {};
+    let total = 0;
     for (const [node, s] of [...this.committed.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
       nodes[node] = {
         lastContiguousSeq: s.lastContiguousSeq,
         highestSeq: s.highestSeq,
         gaps: s.gaps.map((g) => ({ ...g })),
+        eventsInLog: eventsInLog(s),
       };
+      total += nodes[node].eventsInLog;
     }
     return {
       nodes,
+      eventsInLog: total,
       rejected: this.rejected,
       batchesCommitted: this.batchesCommitted,
       eventsCommitted: this.eventsCommitted,

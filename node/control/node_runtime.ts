@@ -19,6 +19,7 @@
  *     so its media is exactly what strict replay of the log predicts, and continues the seqs.
  */
 import type { DimmEvent, Persistence, PowerLossEvent, PowerLossPolicy } from "../../proto/events.js";
+import { linesLost, linesPartlyLost } from "../../proto/events.js";
 import { applyEvent } from "../dimm/apply.js";
 import { DimmRangeError } from "../dimm/errors.js";
 import type { Dimm } from "../dimm/dimm.js";
@@ -59,7 +60,10 @@ export interface InjectedPowerLoss {
   seed: bigint;
   mediaSha256: Uint8Array;
   linesDecided: number;
+  /** Decided lines that kept none of their pending stores (proto/events.ts lineFate). */
   linesLost: number;
+  /** Decided lines that kept some but not all of them. */
+  linesPartlyLost: number;
   killed: boolean;
   ackedThroughSeq: number;
   recoveredTxns: number;
@@ -399,7 +403,8 @@ export class NodeRuntime {
       seed,
       mediaSha256: event.mediaSha256,
       linesDecided: event.lines.length,
-      linesLost: event.lines.filter((l) => l.kept < l.versions).length,
+      linesLost: linesLost(event),
+      linesPartlyLost: linesPartlyLost(event),
       killed: false,
       ackedThroughSeq: 0,
       recoveredTxns: this.machine.lastMount?.recoveredTxns ?? 0,
@@ -428,6 +433,7 @@ export class NodeRuntime {
       mediaSha256: new Uint8Array(0),
       linesDecided: 0,
       linesLost: 0,
+      linesPartlyLost: 0,
       killed: true,
       ackedThroughSeq: this.outbox.ackedThroughSeq,
       recoveredTxns: 0,

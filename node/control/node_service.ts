@@ -161,6 +161,7 @@ export function powerLossToWire(node: string, p: InjectedPowerLoss): PowerLossRe
     mediaSha256: Buffer.from(p.mediaSha256),
     linesDecided: p.linesDecided,
     linesLost: p.linesLost,
+    linesPartlyLost: p.linesPartlyLost,
     killed: p.killed,
     ackedThroughSeq: BigInt(p.ackedThroughSeq),
     recoveredTxns: p.recoveredTxns,

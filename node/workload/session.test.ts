@@ -168,8 +168,8 @@ describe("workload session", () => {
     const c = session(10n).exec(ops)[3]!;
     expect(a.info).toEqual(b.info);
     expect((a.info as { seed: string }).seed).not.toBe((c.info as { seed: string }).seed);
-    expect(a.info).toMatchObject({ policy: "random", pendingLines: expect.any(Number), fsckClean: true });
-    expect((a.info as { pendingLines: number }).pendingLines).toBeGreaterThan(0);
+    expect(a.info).toMatchObject({ policy: "random", linesDecided: expect.any(Number), fsckClean: true });
+    expect((a.info as { linesDecided: number }).linesDecided).toBeGreaterThan(0);
   });
 
   it("session: remount changes mount options; readdir lists entries", () => {

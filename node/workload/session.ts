@@ -9,6 +9,7 @@
  * session's op counter, so `i` is unique within a session.
  */
 import type { FaultOutcome, PowerLossEvent } from "../../proto/index.js";
+import { linesLost, linesPartlyLost } from "../../proto/index.js";
 import { PAGE_BYTES } from "../dimm/geometry.js";
 import type { Errno, Signal } from "../fs/errors.js";
 import { FsCorruptError } from "../fs/errors.js";
@@ -337,7 +338,6 @@ export class WorkloadSession {
     const policy = this.field(op, "policy", "policy") ?? "strict";
     const seed = this.field(op, "seed", "seed") ?? this.powerLossSeeds.nextU64();
     const event: PowerLossEvent = this.machine.powerLoss(policy, seed, `workload op ${op.index}`);
-    const lost = event.lines.filter((l) => l.kept < l.versions).length;
     const mount = this.machine.lastMount;
     return {
       ok: true,
@@ -346,8 +346,9 @@ export class WorkloadSession {
       info: {
         policy,
         seed: seed.toString(),
-        pendingLines: event.lines.length,
-        linesLost: lost,
+        linesDecided: event.lines.length,
+        linesLost: linesLost(event),
+        linesPartlyLost: linesPartlyLost(event),
         mediaSha256: Buffer.from(event.mediaSha256).toString("hex"),
         recoveredTxns: mount?.recoveredTxns ?? 0,
         fsckClean: mount?.fsck.clean ?? false,

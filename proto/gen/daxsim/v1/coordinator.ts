@@ -82,7 +82,7 @@ export interface SurvivalResponse {
   powerLossSeq: bigint;
   /** in the requested format */
   report: string;
-  /** survived, lost, superseded, zeroed */
+  /** every outcome: survived, partly-lost, partly-zeroed, partly-superseded, lost, superseded, zeroed */
   storesByCategory: { [key: string]: bigint };
   beyondEofStores: number;
   hashesChecked: number;
@@ -104,8 +104,8 @@ export interface RunExperimentRequest {
   torn: boolean;
   /** UNSPECIFIED: the workload's */
   persistence: Persistence;
-  /** seeds random:N (default 1) */
-  seed: bigint;
+  /** seeds random:N's choice of crash states (default 1); the workload's own seed is its "seed" setting */
+  strategySeed: bigint;
   /** worker threads on the coordinator's host, 1..16 (0 = 1) */
   workers: number;
 }
@@ -257,6 +257,8 @@ export interface NodeIngest {
   nodeLastSeq: bigint;
   /** node_last_seq - last_contiguous_seq (0 when unknown) */
   lagEvents: bigint;
+  /** the node's events in SQLite, from every coordinator session */
+  eventsInLog: bigint;
 }
 
 export interface CoordinatorStatus {
@@ -266,12 +268,16 @@ export interface CoordinatorStatus {
   /** stream messages not yet delivered to ingest (lag) */
   pendingMessages: bigint;
   rejected: bigint;
+  /** by this coordinator process since it started (its session) */
   batchesCommitted: bigint;
+  /** by this coordinator process since it started (its session) */
   eventsCommitted: bigint;
   lastStreamSeq: bigint;
   /** "" while ingest runs */
   ingestFailure: string;
   grpcAddress: string;
+  /** events in the SQLite log in total, from every session */
+  eventsInLog: bigint;
 }
 
 function createBaseReplayRequest(): ReplayRequest {
@@ -1034,7 +1040,7 @@ export const SurvivalResponse_StoresByCategoryEntry: MessageFns<SurvivalResponse
 };
 
 function createBaseRunExperimentRequest(): RunExperimentRequest {
-  return { workloadJson: "", crashPoints: "", strategy: "", torn: false, persistence: 0, seed: 0n, workers: 0 };
+  return { workloadJson: "", crashPoints: "", strategy: "", torn: false, persistence: 0, strategySeed: 0n, workers: 0 };
 }
 
 export const RunExperimentRequest: MessageFns<RunExperimentRequest> = {
@@ -1054,11 +1060,11 @@ export const RunExperimentRequest: MessageFns<RunExperimentRequest> = {
     if (message.persistence !== 0) {
       writer.uint32(40).int32(message.persistence);
     }
-    if (message.seed !== 0n) {
-      if (BigInt.asUintN(64, message.seed) !== message.seed) {
-        throw new globalThis.Error("value provided for field message.seed of type uint64 too large");
+    if (message.strategySeed !== 0n) {
+      if (BigInt.asUintN(64, message.strategySeed) !== message.strategySeed) {
+        throw new globalThis.Error("value provided for field message.strategySeed of type uint64 too large");
       }
-      writer.uint32(48).uint64(message.seed);
+      writer.uint32(48).uint64(message.strategySeed);
     }
     if (message.workers !== 0) {
       writer.uint32(56).uint32(message.workers);
@@ -1124,7 +1130,7 @@ export const RunExperimentRequest: MessageFns<RunExperimentRequest> = {
               break;
             }
 
-            message.seed = reader.uint64() as bigint;
+            message.strategySeed = reader.uint64() as bigint;
             continue;
           }
           case 7: {
@@ -1162,7 +1168,11 @@ export const RunExperimentRequest: MessageFns<RunExperimentRequest> = {
       strategy: isSet(object.strategy) ? globalThis.String(object.strategy) : "",
       torn: isSet(object.torn) ? globalThis.Boolean(object.torn) : false,
       persistence: isSet(object.persistence) ? persistenceFromJSON(object.persistence) : 0,
-      seed: isSet(object.seed) ? BigInt(object.seed) : 0n,
+      strategySeed: isSet(object.strategySeed)
+        ? BigInt(object.strategySeed)
+        : isSet(object.strategy_seed)
+        ? BigInt(object.strategy_seed)
+        : 0n,
       workers: isSet(object.workers) ? globalThis.Number(object.workers) : 0,
     };
   },
@@ -1184,8 +1194,8 @@ export const RunExperimentRequest: MessageFns<RunExperimentRequest> = {
     if (message.persistence !== 0) {
       obj.persistence = persistenceToJSON(message.persistence);
     }
-    if (message.seed !== 0n) {
-      obj.seed = message.seed.toString();
+    if (message.strategySeed !== 0n) {
+      obj.strategySeed = message.strategySeed.toString();
     }
     if (message.workers !== 0) {
       obj.workers = Math.round(message.workers);
@@ -1203,7 +1213,9 @@ export const RunExperimentRequest: MessageFns<RunExperimentRequest> = {
     message.strategy = object.strategy ?? "";
     message.torn = object.torn ?? false;
     message.persistence = object.persistence ?? 0;
-    message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : 0n;
+    message.strategySeed = (object.strategySeed !== undefined && object.strategySeed !== null)
+      ? BigInt(object.strategySeed)
+      : 0n;
     message.workers = object.workers ?? 0;
     return message;
   },
@@ -3170,7 +3182,7 @@ export const SeqGap: MessageFns<SeqGap> = {
 };
 
 function createBaseNodeIngest(): NodeIngest {
-  return { node: "", lastContiguousSeq: 0n, highestSeq: 0n, gaps: [], nodeLastSeq: 0n, lagEvents: 0n };
+  return { node: "", lastContiguousSeq: 0n, highestSeq: 0n, gaps: [], nodeLastSeq: 0n, lagEvents: 0n, eventsInLog: 0n };
 }
 
 export const NodeIngest: MessageFns<NodeIngest> = {
@@ -3204,6 +3216,12 @@ export const NodeIngest: MessageFns<NodeIngest> = {
         throw new globalThis.Error("value provided for field message.lagEvents of type uint64 too large");
       }
       writer.uint32(48).uint64(message.lagEvents);
+    }
+    if (message.eventsInLog !== 0n) {
+      if (BigInt.asUintN(64, message.eventsInLog) !== message.eventsInLog) {
+        throw new globalThis.Error("value provided for field message.eventsInLog of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.eventsInLog);
     }
     return writer;
   },
@@ -3269,6 +3287,14 @@ export const NodeIngest: MessageFns<NodeIngest> = {
             message.lagEvents = reader.uint64() as bigint;
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.eventsInLog = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3305,6 +3331,11 @@ export const NodeIngest: MessageFns<NodeIngest> = {
         : isSet(object.lag_events)
         ? BigInt(object.lag_events)
         : 0n,
+      eventsInLog: isSet(object.eventsInLog)
+        ? BigInt(object.eventsInLog)
+        : isSet(object.events_in_log)
+        ? BigInt(object.events_in_log)
+        : 0n,
     };
   },
 
@@ -3328,6 +3359,9 @@ export const NodeIngest: MessageFns<NodeIngest> = {
     if (message.lagEvents !== 0n) {
       obj.lagEvents = message.lagEvents.toString();
     }
+    if (message.eventsInLog !== 0n) {
+      obj.eventsInLog = message.eventsInLog.toString();
+    }
     return obj;
   },
 
@@ -3348,6 +3382,9 @@ export const NodeIngest: MessageFns<NodeIngest> = {
       ? BigInt(object.nodeLastSeq)
       : 0n;
     message.lagEvents = (object.lagEvents !== undefined && object.lagEvents !== null) ? BigInt(object.lagEvents) : 0n;
+    message.eventsInLog = (object.eventsInLog !== undefined && object.eventsInLog !== null)
+      ? BigInt(object.eventsInLog)
+      : 0n;
     return message;
   },
 };
@@ -3364,6 +3401,7 @@ function createBaseCoordinatorStatus(): CoordinatorStatus {
     lastStreamSeq: 0n,
     ingestFailure: "",
     grpcAddress: "",
+    eventsInLog: 0n,
   };
 }
 
@@ -3413,6 +3451,12 @@ export const CoordinatorStatus: MessageFns<CoordinatorStatus> = {
     }
     if (message.grpcAddress !== "") {
       writer.uint32(82).string(message.grpcAddress);
+    }
+    if (message.eventsInLog !== 0n) {
+      if (BigInt.asUintN(64, message.eventsInLog) !== message.eventsInLog) {
+        throw new globalThis.Error("value provided for field message.eventsInLog of type uint64 too large");
+      }
+      writer.uint32(88).uint64(message.eventsInLog);
     }
     return writer;
   },
@@ -3510,6 +3554,14 @@ export const CoordinatorStatus: MessageFns<CoordinatorStatus> = {
             message.grpcAddress = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.eventsInLog = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3566,6 +3618,11 @@ export const CoordinatorStatus: MessageFns<CoordinatorStatus> = {
         : isSet(object.grpc_address)
         ? globalThis.String(object.grpc_address)
         : "",
+      eventsInLog: isSet(object.eventsInLog)
+        ? BigInt(object.eventsInLog)
+        : isSet(object.events_in_log)
+        ? BigInt(object.events_in_log)
+        : 0n,
     };
   },
 
@@ -3601,6 +3658,9 @@ export const CoordinatorStatus: MessageFns<CoordinatorStatus> = {
     if (message.grpcAddress !== "") {
       obj.grpcAddress = message.grpcAddress;
     }
+    if (message.eventsInLog !== 0n) {
+      obj.eventsInLog = message.eventsInLog.toString();
+    }
     return obj;
   },
 
@@ -3627,6 +3687,9 @@ export const CoordinatorStatus: MessageFns<CoordinatorStatus> = {
       : 0n;
     message.ingestFailure = object.ingestFailure ?? "";
     message.grpcAddress = object.grpcAddress ?? "";
+    message.eventsInLog = (object.eventsInLog !== undefined && object.eventsInLog !== null)
+      ? BigInt(object.eventsInLog)
+      : 0n;
     return message;
   },
 };

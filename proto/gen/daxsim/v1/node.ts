@@ -173,8 +173,6 @@ export interface PowerLossResult {
   mediaSha256: Uint8Array;
   /** non-durable lines whose fate was decided */
   linesDecided: number;
-  /** of those, lines that kept fewer than all of their stores */
-  linesLost: number;
   killed: boolean;
   /** for a kill: events ≤ this are surely in the durable log */
   ackedThroughSeq: bigint;
@@ -185,6 +183,10 @@ export interface PowerLossResult {
   mountMediaSha256: Uint8Array;
   /** what fired: "now", "at seq S", "after K ops" */
   trigger: string;
+  /** of the decided lines, those that kept none of their pending stores */
+  linesLost: number;
+  /** of the decided lines, those that kept some but not all of them */
+  linesPartlyLost: number;
 }
 
 export interface HoldRequest {
@@ -1596,13 +1598,14 @@ function createBasePowerLossResult(): PowerLossResult {
     seed: 0n,
     mediaSha256: new Uint8Array(0),
     linesDecided: 0,
-    linesLost: 0,
     killed: false,
     ackedThroughSeq: 0n,
     recoveredTxns: 0,
     fsckClean: false,
     mountMediaSha256: new Uint8Array(0),
     trigger: "",
+    linesLost: 0,
+    linesPartlyLost: 0,
   };
 }
 
@@ -1635,9 +1638,6 @@ export const PowerLossResult: MessageFns<PowerLossResult> = {
     if (message.linesDecided !== 0) {
       writer.uint32(56).uint32(message.linesDecided);
     }
-    if (message.linesLost !== 0) {
-      writer.uint32(64).uint32(message.linesLost);
-    }
     if (message.killed !== false) {
       writer.uint32(72).bool(message.killed);
     }
@@ -1658,6 +1658,12 @@ export const PowerLossResult: MessageFns<PowerLossResult> = {
     }
     if (message.trigger !== "") {
       writer.uint32(114).string(message.trigger);
+    }
+    if (message.linesLost !== 0) {
+      writer.uint32(120).uint32(message.linesLost);
+    }
+    if (message.linesPartlyLost !== 0) {
+      writer.uint32(128).uint32(message.linesPartlyLost);
     }
     return writer;
   },
@@ -1731,14 +1737,6 @@ export const PowerLossResult: MessageFns<PowerLossResult> = {
             message.linesDecided = reader.uint32();
             continue;
           }
-          case 8: {
-            if (tag !== 64) {
-              break;
-            }
-
-            message.linesLost = reader.uint32();
-            continue;
-          }
           case 9: {
             if (tag !== 72) {
               break;
@@ -1787,6 +1785,22 @@ export const PowerLossResult: MessageFns<PowerLossResult> = {
             message.trigger = reader.string();
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.linesLost = reader.uint32();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.linesPartlyLost = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1816,11 +1830,6 @@ export const PowerLossResult: MessageFns<PowerLossResult> = {
         : isSet(object.lines_decided)
         ? globalThis.Number(object.lines_decided)
         : 0,
-      linesLost: isSet(object.linesLost)
-        ? globalThis.Number(object.linesLost)
-        : isSet(object.lines_lost)
-        ? globalThis.Number(object.lines_lost)
-        : 0,
       killed: isSet(object.killed) ? globalThis.Boolean(object.killed) : false,
       ackedThroughSeq: isSet(object.ackedThroughSeq)
         ? BigInt(object.ackedThroughSeq)
@@ -1843,6 +1852,16 @@ export const PowerLossResult: MessageFns<PowerLossResult> = {
         ? bytesFromBase64(object.mount_media_sha256)
         : new Uint8Array(0),
       trigger: isSet(object.trigger) ? globalThis.String(object.trigger) : "",
+      linesLost: isSet(object.linesLost)
+        ? globalThis.Number(object.linesLost)
+        : isSet(object.lines_lost)
+        ? globalThis.Number(object.lines_lost)
+        : 0,
+      linesPartlyLost: isSet(object.linesPartlyLost)
+        ? globalThis.Number(object.linesPartlyLost)
+        : isSet(object.lines_partly_lost)
+        ? globalThis.Number(object.lines_partly_lost)
+        : 0,
     };
   },
 
@@ -1869,9 +1888,6 @@ export const PowerLossResult: MessageFns<PowerLossResult> = {
     if (message.linesDecided !== 0) {
       obj.linesDecided = Math.round(message.linesDecided);
     }
-    if (message.linesLost !== 0) {
-      obj.linesLost = Math.round(message.linesLost);
-    }
     if (message.killed !== false) {
       obj.killed = message.killed;
     }
@@ -1890,6 +1906,12 @@ export const PowerLossResult: MessageFns<PowerLossResult> = {
     if (message.trigger !== "") {
       obj.trigger = message.trigger;
     }
+    if (message.linesLost !== 0) {
+      obj.linesLost = Math.round(message.linesLost);
+    }
+    if (message.linesPartlyLost !== 0) {
+      obj.linesPartlyLost = Math.round(message.linesPartlyLost);
+    }
     return obj;
   },
 
@@ -1905,7 +1927,6 @@ export const PowerLossResult: MessageFns<PowerLossResult> = {
     message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : 0n;
     message.mediaSha256 = object.mediaSha256 ?? new Uint8Array(0);
     message.linesDecided = object.linesDecided ?? 0;
-    message.linesLost = object.linesLost ?? 0;
     message.killed = object.killed ?? false;
     message.ackedThroughSeq = (object.ackedThroughSeq !== undefined && object.ackedThroughSeq !== null)
       ? BigInt(object.ackedThroughSeq)
@@ -1914,6 +1935,8 @@ export const PowerLossResult: MessageFns<PowerLossResult> = {
     message.fsckClean = object.fsckClean ?? false;
     message.mountMediaSha256 = object.mountMediaSha256 ?? new Uint8Array(0);
     message.trigger = object.trigger ?? "";
+    message.linesLost = object.linesLost ?? 0;
+    message.linesPartlyLost = object.linesPartlyLost ?? 0;
     return message;
   },
 };
